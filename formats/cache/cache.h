@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The block cache: decoded blocks (usually one grain) of costly disks, shared by every
+ * view, bounded in bytes.  Thread-safe: a sharded hash with a CLOCK sweep per shard.  A
+ * miss inserts a pending entry, drops the lock, decodes and publishes; other readers of
+ * the same block wait for it (single-flight), so a block is never decoded twice at once.
+ * No lock is held while decoding or doing I/O.
+ */
+#ifndef VMFS_CACHE_H
+#define VMFS_CACHE_H
+
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../disk/disk.h"
+
+struct cache;
+
+struct cache_stats {
+	uint64_t hits, misses, waits, evictions;
+	uint64_t bytes, max_bytes;
+};
+
+/* A cache of at most max_bytes of block data (at least one block always fits). One
+ * reference to the caller. 0 or -errno. */
+int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err);
+
+/* Take a reference. Returns c. */
+struct cache *cache_ref(struct cache *c);
+
+/* Drop a reference (NULL is a no-op). Returns NULL. */
+struct cache *cache_unref(struct cache *c);
+
+/* A disk that reads inner through the cache in blocks of inner->grain bytes (kind
+ * "cached"); status passes through. A disk that is not costly comes back as a new
+ * reference to itself. Takes its own references on c and inner. 0 or -errno. */
+int cache_wrap(struct cache *c, struct disk *inner, struct disk **ret, struct err *err);
+
+/* Counters since creation. Thread-safe. */
+void cache_get_stats(struct cache *c, struct cache_stats *ret);
+
+#endif

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* STUB: being written. */
+extern int vmfs_stub_unused;

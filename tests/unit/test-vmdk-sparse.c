@@ -1,0 +1,3 @@
+#include "../lib/harness.h"
+HARNESS_MAIN
+TEST(stub) { ASSERT(1); }
