@@ -63,6 +63,11 @@ int view_locate(struct view *v, uint64_t off, size_t len, int *ret_fd, uint64_t 
  * reference on d. 0 or -errno. */
 int view_raw_new(struct disk *d, const char *name, struct view **ret, struct err *err);
 
+/* The disk as a qcow2 v3 image synthesised from its allocation map (64 KiB clusters, no
+ * backing file); walks the disk's block status once, here. Takes its own reference on d.
+ * 0 or -errno. */
+int view_qcow2_new(struct disk *d, const char *name, struct view **ret, struct err *err);
+
 /* A source's bytes as they are (source/ members). Takes its own reference. 0 or -errno. */
 int view_member_new(struct source *s, const char *name, struct view **ret, struct err *err);
 

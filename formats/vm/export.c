@@ -71,6 +71,13 @@ static int vmdk_export_open(struct export *e, const char *path, const struct exp
 	if (r < 0)
 		goto out;
 	r = export_add_file(e, "disk.raw", v, err);
+	if (r < 0)
+		goto out;
+	v = view_unref(v);
+	r = view_qcow2_new(cd, "disk.qcow2", &v, err);
+	if (r < 0)
+		goto out;
+	r = export_add_file(e, "disk.qcow2", v, err);
 out:
 	view_unref(v);
 	disk_unref(cd);
