@@ -54,7 +54,7 @@ struct vmdk_desc {
 	char *parent_hint;   /* parentFileNameHint or NULL */
 	struct vmdk_extent *extents;
 	size_t n_extents;
-	struct vmdk_kv *kv; /* every other key = value line, ddb.* included, in order */
+	struct vmdk_kv *kv; /* every key = value line, ddb.* included, in order */
 	size_t n_kv;
 };
 
