@@ -163,6 +163,11 @@ static void write_file(const char *path, const char *data, size_t len)
 	close(fd);
 }
 
+static void write_str(const char *path, const char *s)
+{
+	write_file(path, s, strlen(s));
+}
+
 TEST(default_resolver_stays_in_the_directory)
 {
 	char dir[] = "/tmp/test-vmdk-XXXXXX", p[256], q[256];
@@ -178,17 +183,17 @@ TEST(default_resolver_stays_in_the_directory)
 	write_file(p, zeros, sizeof(zeros));
 
 	snprintf(q, sizeof(q), "%s/sub/ok.vmdk", dir);
-	write_file(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"in.raw\"\n", strlen("createType=\"monolithicFlat\"\nRW 8 FLAT \"in.raw\"\n"));
+	write_str(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"in.raw\"\n");
 	ASSERT_OK(vmdk_open_path(q, NULL, &d, E));
 	ASSERT_U64_EQ(d->size, 4096);
 	disk_unref(d);
 
 	snprintf(q, sizeof(q), "%s/sub/up.vmdk", dir);
-	write_file(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"../outside.raw\"\n", strlen("createType=\"monolithicFlat\"\nRW 8 FLAT \"../outside.raw\"\n"));
+	write_str(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"../outside.raw\"\n");
 	ASSERT_ERR(vmdk_open_path(q, NULL, &d, E), -EPERM, "leaves the descriptor's directory");
 	err_clear(E);
 	snprintf(q, sizeof(q), "%s/sub/abs.vmdk", dir);
-	write_file(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"/etc/passwd\"\n", strlen("createType=\"monolithicFlat\"\nRW 8 FLAT \"/etc/passwd\"\n"));
+	write_str(q, "createType=\"monolithicFlat\"\nRW 8 FLAT \"/etc/passwd\"\n");
 	ASSERT_ERR(vmdk_open_path(q, NULL, &d, E), -EPERM, "/etc/passwd");
 
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
