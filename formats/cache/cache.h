@@ -21,7 +21,8 @@ struct cache_stats {
 	uint64_t bytes, max_bytes;
 };
 
-/* A cache of at most max_bytes of block data (at least one block always fits). One
+/* A cache of at most max_bytes of block data (at least one block always fits, and blocks
+ * being decoded or copied out may briefly exceed the bound; it is trimmed after). One
  * reference to the caller. 0 or -errno. */
 int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err);
 
@@ -33,7 +34,8 @@ struct cache *cache_unref(struct cache *c);
 
 /* A disk that reads inner through the cache in blocks of inner->grain bytes (kind
  * "cached"); status passes through. A disk that is not costly comes back as a new
- * reference to itself. Takes its own references on c and inner. 0 or -errno. */
+ * reference to itself. Takes its own references on c and inner. -EINVAL when inner's
+ * grain is not a power of two. 0 or -errno. */
 int cache_wrap(struct cache *c, struct disk *inner, struct disk **ret, struct err *err);
 
 /* Counters since creation. Thread-safe. */
