@@ -314,6 +314,7 @@ int vmdk_open(struct source *src, const struct vmdk_opts *o, struct disk **ret,
 struct dir_resolver {
 	int dirfd;
 	char *dir; /* for names in messages: "" or "path/to/" */
+	const char *desc; /* the descriptor's path, for messages */
 };
 
 /* A descriptor may name files in subdirectories but never outside its own: no absolute
@@ -344,15 +345,15 @@ static int dir_open_file(void *opaque, const char *file, struct source **ret, st
 		return err_set(err, ENOMEM, "out of memory");
 	if (name_escapes(file))
 		return err_set(err, EPERM,
-			       "%s: extent file name leaves the descriptor's directory; refused",
-			       name);
+			       "%s: extent file \"%s\" leaves the descriptor's directory; refused",
+			       dr->desc, file);
 	return source_file_openat(dr->dirfd, file, name, ret, err);
 }
 
 int vmdk_open_path(const char *path, const struct vmdk_opts *o, struct disk **ret,
 		   struct err *err)
 {
-	struct dir_resolver dr = { .dirfd = -1 };
+	struct dir_resolver dr = { .dirfd = -1, .desc = path };
 	struct vmdk_opts opts = { 0 };
 	struct source *src = NULL;
 	const char *slash = strrchr(path, '/');
