@@ -6,6 +6,7 @@
  * file is the only place that prints a mount-time error.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,18 +93,19 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out_args;
 	}
+	if (!o.source || !o.mountpoint) {
+		fprintf(stderr, "vmfs-mount: need SOURCE and MOUNTPOINT (see --help)\n");
+		goto out_args;
+	}
+	if (check_mountpoint(o.mountpoint) < 0)
+		goto out_args;
 	if (fuse_parse_cmdline(&args, &cl) != 0)
 		goto out_args;
-	if (!o.source || !cl.mountpoint) {
-		fprintf(stderr, "vmfs-mount: need SOURCE and MOUNTPOINT (see --help)\n");
-		goto out_cl;
-	}
 	log_set_debug(cl.debug);
-	if (check_mountpoint(cl.mountpoint) < 0)
-		goto out_cl;
 
 	eo.cache_size = o.cache_size;
 	eo.ignore_cid = o.ignore_cid;
+	eo.verify = o.verify;
 	if (export_open(o.source, &eo, &exp, &err) < 0) {
 		fprintf(stderr, "vmfs-mount: %s\n", err.msg);
 		goto out_cl;
@@ -150,7 +152,9 @@ int main(int argc, char **argv)
 			goto out_unmount;
 		fuse_loop_cfg_set_clone_fd(lc, cl.clone_fd);
 		fuse_loop_cfg_set_max_threads(lc, cl.max_threads);
-		fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
+		/* libfuse leaves UINT_MAX for "not given" and complains if handed it back. */
+		if (cl.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, cl.max_idle_threads);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
@@ -170,6 +174,7 @@ out_cl:
 out_args:
 	fuse_opt_free_args(&args);
 	free(o.source);
+	free(o.mountpoint);
 	free(o.cache_size_str);
 	free(fsname);
 	return ret;

@@ -14,6 +14,8 @@ static const struct fuse_opt vmfs_opt_spec[] = {
 	{ "cache_size=%s", offsetof(struct vmfs_opts, cache_size_str), 0 },
 	{ "ignore_cid", offsetof(struct vmfs_opts, ignore_cid), 1 },
 	{ "readahead_kb=%d", offsetof(struct vmfs_opts, readahead_kb), 0 },
+	{ "verify", offsetof(struct vmfs_opts, verify), 1 },
+	{ "--verify", offsetof(struct vmfs_opts, verify), 1 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -38,7 +40,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			o->source = strdup(arg);
 			return 0;
 		}
-		return 1; /* the mount point: libfuse's */
+		/* The mount point stays for libfuse, but we check it first so a bad one
+		 * gets our one-line message rather than libfuse's. */
+		if (!o->mountpoint)
+			o->mountpoint = strdup(arg);
+		return 1;
 	default:
 		return 1;
 	}
@@ -95,9 +101,13 @@ void opts_usage(const char *prog)
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
 	       "\n"
 	       "Mount a VMware disk or export read-only, converted on the fly:\n"
-	       "  MOUNTPOINT/disk.raw   the guest disk as a raw image (holes where unallocated)\n"
+	       "  MOUNTPOINT/disk.raw    the guest disk as a raw image (holes where unallocated)\n"
+	       "  MOUNTPOINT/disk.qcow2  the same disk as a qcow2 v3 image\n"
+	       "  MOUNTPOINT/source/     every file of an OVA/OVF export, read in place\n"
+	       "  (disk2.raw, ... for more disks; a directory per VM for several VMs)\n"
 	       "\n"
-	       "SOURCE: a .vmdk (monolithicSparse, monolithicFlat, twoGbMaxExtent*, streamOptimized,\n"
+	       "SOURCE: an .ova, an .ovf (or a directory holding one), or a .vmdk\n"
+	       "        (monolithicSparse, monolithicFlat, twoGbMaxExtent*, streamOptimized,\n"
 	       "        ESXi vmfs descriptor with its -flat.vmdk, or a descriptor of mixed extents)\n"
 	       "\n"
 	       "options:\n"
@@ -108,6 +118,9 @@ void opts_usage(const char *prog)
 	       "  -s                     single-threaded\n"
 	       "  -o cache_size=SIZE     decoded-block cache size (default 256M; K, M, G suffixes)\n"
 	       "  -o readahead_kb=N      kernel readahead for the mount (default: kernel's)\n"
+	       "  --verify, -o verify    check every file against the export's manifest (.mf)\n"
+	       "                         before mounting; refuse to mount on a mismatch\n"
+	       "  -o ignore_cid          accept a parent disk whose CID does not match\n"
 	       "  -o allow_other         let other users read the mount\n"
 	       "  -o max_threads=N       FUSE worker threads (default 10)\n"
 	       "\n"

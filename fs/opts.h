@@ -13,9 +13,11 @@
 
 struct vmfs_opts {
 	char *source;	      /* first non-option argument */
+	char *mountpoint;     /* second, as given (libfuse gets it too) */
 	char *cache_size_str; /* -o cache_size= as given */
 	uint64_t cache_size;
 	int ignore_cid;
+	int verify; /* --verify / -o verify: check the manifest before serving */
 	int show_help;
 	int show_version;
 	int readahead_kb; /* -o readahead_kb= : kernel readahead window for the mount */

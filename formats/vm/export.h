@@ -23,6 +23,7 @@
 struct export_opts {
 	uint64_t cache_size; /* bytes of decoded blocks kept; 0 = default */
 	bool ignore_cid;     /* accept a parent whose CID does not match */
+	bool verify;	     /* check files against the manifest before serving */
 };
 
 struct export_file {
