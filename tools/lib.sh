@@ -7,7 +7,7 @@ VMFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Build and run dependencies, then what the tests use as independent oracles.
 VMFS_PACKAGES=(
 	gcc libc6-dev pkg-config meson ninja-build
-	libfuse3-dev fuse3 libxml2-dev zlib1g-dev libarchive-dev libdeflate-dev
+	libfuse3-dev fuse3 libxml2-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev
 	qemu-utils jq python3 e2fsprogs coreutils tar gzip
 )
 
