@@ -88,8 +88,11 @@ bool vmdk_probe(const void *head, size_t len)
 {
 	if (len >= 4 && (le32(head) == KDMV_MAGIC || le32(head) == COWD_MAGIC))
 		return true;
-	/* A descriptor is short text; these two strings are in every one we have seen, and
-	 * in nothing else a user would mount. */
+	/* A descriptor is short text (no NUL: an embedded one is found through KDMV); these
+	 * two strings are in every one we have seen.  Binary files that merely contain
+	 * one, such as an .ova holding a VMDK, are not descriptors. */
+	if (memchr(head, '\0', len))
+		return false;
 	return has_text(head, len, "# Disk DescriptorFile") || has_text(head, len, "createType");
 }
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "../disk/vmdk.h"
+#include "package.h"
+#include "vm.h"
 
 #define PROBE_BYTES 4096
 
@@ -87,6 +89,9 @@ out:
 
 static const struct export_format formats[] = {
 	{ "vmdk", vmdk_export_probe, vmdk_export_open },
+	{ "ova", package_probe_ova, package_open_ova },
+	{ "ovf", package_probe_ovf, package_open_ovf },
+	{ "ovf-dir", package_probe_dir, package_open_dir },
 };
 
 int export_open(const char *path, const struct export_opts *o, struct export **ret,
@@ -123,7 +128,8 @@ int export_open(const char *path, const struct export_opts *o, struct export **r
 	}
 	if (!best)
 		return err_set(err, EINVAL,
-			       "%s: not a VMware export this version reads (expected a .vmdk)",
+			       "%s: not a VMware export this version reads (expected an .ova, an .ovf, "
+			       "a directory holding one, or a .vmdk)",
 			       path);
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -155,6 +161,7 @@ void export_free(struct export *e)
 	}
 	free(e->files);
 	cache_unref(e->cache);
+	vm_package_free(e->package);
 	free(e->name);
 	free(e);
 }

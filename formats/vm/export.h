@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An export: whatever the user pointed vmfs-mount at (a .vmdk today; .ova, .ovf, .vmx
- * and VM directories in later layers), opened, probed and turned into a flat list of
+ * An export: whatever the user pointed vmfs-mount at (a .vmdk, an .ova, an .ovf or a
+ * directory holding one; .vmx and VM directories in a later layer), opened, probed and turned into a flat list of
  * virtual files ("disk.raw", "source/vm.ovf", "vm2/disk.raw") each backed by a view.
  * The FUSE front end builds its tree from that list and needs no format knowledge.
  * Opening runs single-threaded, before the FUSE loop; the views it returns are then
@@ -31,12 +31,15 @@ struct export_file {
 	struct view *view;
 };
 
+struct vm_package;
+
 struct export {
 	char *name; /* the source as the user named it */
 	const char *format; /* "vmdk" ... */
 	struct export_file *files;
 	size_t n_files;
 	struct cache *cache;
+	struct vm_package *package; /* the VMs an OVF describes, or NULL */
 };
 
 /* Probe path and open it with the best-matching format. One export to the caller

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Package VMDK files as an OVF export: an .ova (a tar) or an OVF directory.
 
-    make-ova.py [options] OUT DISK.vmdk [DISK2.vmdk ...]
+    make-ova.py [options] -o OUT DISK.vmdk [DISK2.vmdk ...]
 
 OUT ending in .ova makes a tar; anything else is made a directory holding NAME.ovf and
 the files.  The OVF envelope is written by this script from what it knows of the disks
@@ -192,7 +192,7 @@ def main():
     ap.add_argument("--chunk", action="append", default=[])
     ap.add_argument("--manifest", choices=["none", "sha1", "sha256"], default="sha256")
     ap.add_argument("--efi", action="store_true")
-    ap.add_argument("out")
+    ap.add_argument("-o", "--output", dest="out", required=True)
     ap.add_argument("disks", nargs="+")
     a = ap.parse_args()
     if a.vms > len(a.disks):

@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OVF packages, read in place.
+ *
+ * An .ova is indexed once (tar headers only) and every file of the package becomes a
+ * slice of the .ova; a directory's files are opened beside the .ovf.  From there both
+ * look the same: a list of member names and a way to open one as a source.
+ *
+ * References are untrusted: an href is a bare member name.  Hrefs with '/', "..", or
+ * an absolute path are refused rather than resolved, so a package can never make us
+ * read outside itself; a File the envelope names but the package lacks is an error
+ * even when no disk uses it, because it means the package is incomplete.
+ */
+#include "package.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/bounds.h"
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "../disk/vmdk.h"
+#include "../source/chunks.h"
+#include "../source/gzip.h"
+#include "../source/tar.h"
+#include "manifest.h"
+#include "ovf.h"
+#include "vm.h"
+
+#define MAX_DIR_MEMBERS 65536u
+#define MAX_CHUNKS 100000u
+
+struct pkg {
+	const char *name;	/* the path the user gave */
+	struct source *ova;	/* an .ova, or NULL for a directory */
+	struct tar_index *tar;
+	int dirfd;		/* a directory, or -1 */
+	char *dir;		/* "path/to/" for member names in messages */
+	char **members;		/* directory members; the tar keeps its own */
+	size_t n_members;
+};
+
+static void pkg_close(struct pkg *p)
+{
+	for (size_t i = 0; i < p->n_members; i++)
+		free(p->members[i]);
+	free(p->members);
+	if (p->tar)
+		tar_index_free(p->tar);
+	source_unref(p->ova);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	free(p->dir);
+}
+
+static size_t pkg_count(const struct pkg *p)
+{
+	return p->tar ? tar_count(p->tar) : p->n_members;
+}
+
+static const char *pkg_member_name(const struct pkg *p, size_t i)
+{
+	return p->tar ? tar_member(p->tar, i)->name : p->members[i];
+}
+
+static bool pkg_has(const struct pkg *p, const char *name)
+{
+	for (size_t i = 0; i < pkg_count(p); i++)
+		if (strcmp(pkg_member_name(p, i), name) == 0)
+			return true;
+	return false;
+}
+
+/* Open member i as a source. */
+static int pkg_open_index(struct pkg *p, size_t i, struct source **ret, struct err *err)
+{
+	CLEANUP_FREE char *name = NULL;
+
+	if (p->tar)
+		return tar_member_source(p->tar, i, ret, err);
+	if (asprintf(&name, "%s%s", p->dir, p->members[i]) < 0)
+		return err_set(err, ENOMEM, "%s: out of memory", p->name);
+	return source_file_openat(p->dirfd, p->members[i], name, ret, err);
+}
+
+static int pkg_open_member(struct pkg *p, const char *member, struct source **ret,
+			   struct err *err)
+{
+	for (size_t i = 0; i < pkg_count(p); i++)
+		if (strcmp(pkg_member_name(p, i), member) == 0)
+			return pkg_open_index(p, i, ret, err);
+	return err_set(err, ENOENT, "%s: %s is not in the package", p->name, member);
+}
+
+static bool href_ok(const char *href)
+{
+	return href[0] && !strchr(href, '/') && !strchr(href, '\\') && strcmp(href, ".") != 0 &&
+	       strcmp(href, "..") != 0;
+}
+
+/* The extent resolver handed to the VMDK layer: a descriptor inside a package may only
+ * name other members of it. */
+static int pkg_open_extent(void *opaque, const char *file, struct source **ret, struct err *err)
+{
+	struct pkg *p = opaque;
+
+	if (!href_ok(file))
+		return err_set(err, EPERM,
+			       "%s: extent file \"%s\" is not a plain member name; refused", p->name,
+			       file);
+	return pkg_open_member(p, file, ret, err);
+}
+
+static int open_chunks(struct pkg *p, const struct vm_file *f, struct source **ret,
+		       struct err *err)
+{
+	struct source **parts = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	for (;;) {
+		CLEANUP_FREE char *member = NULL;
+		struct source **np;
+
+		if (asprintf(&member, "%s.%09zu", f->href, n) < 0) {
+			r = err_set(err, ENOMEM, "%s: out of memory", p->name);
+			goto out;
+		}
+		if (!pkg_has(p, member))
+			break;
+		if (n == MAX_CHUNKS) {
+			r = err_set(err, EFBIG, "%s: File %s has more than %u chunks", p->name,
+				    f->href, MAX_CHUNKS);
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			np = realloc(parts, cap * sizeof(*parts));
+			if (!np) {
+				r = err_set(err, ENOMEM, "%s: out of memory", p->name);
+				goto out;
+			}
+			parts = np;
+		}
+		r = pkg_open_member(p, member, &parts[n], err);
+		if (r < 0)
+			goto out;
+		n++;
+	}
+	if (n == 0) {
+		r = err_set(err, ENOENT,
+			    "%s: References File %s (chunked: %s.000000000, ...) has no chunks in "
+			    "the package", p->name, f->id, f->href);
+		goto out;
+	}
+	/* Every chunk but the last is exactly chunkSize: anything else means a chunk is
+	 * missing or truncated, and the disk would silently shift. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sz = parts[i]->size;
+
+		if ((i + 1 < n && sz != f->chunk_size) || (i + 1 == n && sz > f->chunk_size)) {
+			r = err_set(err, EINVAL,
+				    "%s: chunk %s.%09zu is %" PRIu64 " bytes, but the File's "
+				    "chunkSize is %" PRIu64, p->name, f->href, i, sz, f->chunk_size);
+			goto out;
+		}
+	}
+	r = source_concat_new(parts, n, f->href, ret, err);
+out:
+	while (n > 0)
+		source_unref(parts[--n]);
+	free(parts);
+	return r;
+}
+
+/* The bytes of a References File: a member, its chunks joined, or its gzip inflated. */
+static int open_file_ref(struct pkg *p, const struct vm_file *f, struct source **ret,
+			 struct err *err)
+{
+	struct source *raw = NULL;
+	int r;
+
+	if (!href_ok(f->href))
+		return err_set(err, EPERM,
+			       "%s: References File %s: href \"%s\" is not a plain member name; "
+			       "refused", p->name, f->id, f->href);
+	if (f->chunk_size) {
+		if (f->gzip)
+			return err_set(err, ENOTSUP,
+				       "%s: References File %s is both chunked and gzip-compressed, "
+				       "which is not supported", p->name, f->id);
+		return open_chunks(p, f, ret, err);
+	}
+	if (!pkg_has(p, f->href))
+		return err_set(err, ENOENT,
+			       "%s: References File %s (%s) is not in the package", p->name, f->id,
+			       f->href);
+	r = pkg_open_member(p, f->href, &raw, err);
+	if (r < 0)
+		return r;
+	if (f->has_size && raw->size < f->size) {
+		r = err_set(err, EINVAL,
+			    "%s: %s is %" PRIu64 " bytes, less than the %" PRIu64
+			    " its References File %s declares (truncated?)",
+			    p->name, f->href, raw->size, f->size, f->id);
+		source_unref(raw);
+		return r;
+	}
+	if (!f->gzip) {
+		*ret = raw;
+		return 0;
+	}
+	r = source_gzip_new(raw, raw->name, ret, err);
+	source_unref(raw);
+	return r;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* The one member whose name ends with suffix; -ENOENT when none, -EINVAL when several. */
+static int find_one(const struct pkg *p, const char *suffix, size_t *ret, struct err *err)
+{
+	size_t found = SIZE_MAX;
+
+	for (size_t i = 0; i < pkg_count(p); i++) {
+		if (!ends_with(pkg_member_name(p, i), suffix))
+			continue;
+		if (found != SIZE_MAX)
+			return err_set(err, EINVAL, "%s: holds more than one %s file (%s and %s)",
+				       p->name, suffix, pkg_member_name(p, found),
+				       pkg_member_name(p, i));
+		found = i;
+	}
+	if (found == SIZE_MAX)
+		return -ENOENT;
+	*ret = found;
+	return 0;
+}
+
+static int read_member(struct pkg *p, size_t i, size_t cap, char **ret, size_t *ret_len,
+		       struct err *err)
+{
+	struct source *s;
+	int r;
+
+	r = pkg_open_index(p, i, &s, err);
+	if (r < 0)
+		return r;
+	if (s->size > cap)
+		r = err_set(err, EFBIG, "%s: %s is %" PRIu64 " bytes, over the cap of %zu",
+			    p->name, pkg_member_name(p, i), s->size, cap);
+	else
+		r = source_read_all(s, cap, ret, ret_len, err);
+	source_unref(s);
+	return r;
+}
+
+/* Manifest: parsed when present; with --verify every entry is hashed before serving. */
+static int check_manifest(struct pkg *p, const struct vm_package *pk, const struct export_opts *o,
+			  struct err *err)
+{
+	CLEANUP_FREE char *text = NULL;
+	struct manifest *m = NULL;
+	size_t i, len;
+	int r;
+
+	r = find_one(p, ".cert", &i, err);
+	if (r == 0)
+		fprintf(stderr, "vmfs-mount: %s: signed (%s); the signature is not checked\n",
+			p->name, pkg_member_name(p, i));
+	else if (r != -ENOENT)
+		return r;
+	r = find_one(p, ".mf", &i, err);
+	if (r == -ENOENT) {
+		if (o->verify)
+			return err_set(err, ENOENT,
+				       "%s: --verify: the package has no manifest (.mf) to check "
+				       "against", p->name);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = read_member(p, i, MANIFEST_MAX_BYTES, &text, &len, err);
+	if (r < 0)
+		return r;
+	r = manifest_parse(text, len, pkg_member_name(p, i), &m, err);
+	if (r < 0 || !o->verify)
+		goto out;
+	/* A manifest that leaves out a file the envelope uses vouches for nothing about it:
+	 * with --verify that is a refusal, not a silent pass. */
+	for (size_t k = 0; k < pk->n_files; k++) {
+		const struct vm_file *f = &pk->files[k];
+
+		if (f->chunk_size) {
+			for (size_t c = 0;; c++) {
+				CLEANUP_FREE char *chunk = NULL;
+
+				if (asprintf(&chunk, "%s.%09zu", f->href, c) < 0) {
+					r = err_set(err, ENOMEM, "%s: out of memory", p->name);
+					goto out;
+				}
+				if (!pkg_has(p, chunk))
+					break;
+				if (!manifest_find(m, chunk)) {
+					r = err_set(err, EBADMSG, "%s: --verify: the manifest does not "
+						    "list %s", p->name, chunk);
+					goto out;
+				}
+			}
+		} else if (!manifest_find(m, f->href)) {
+			r = err_set(err, EBADMSG, "%s: --verify: the manifest does not list %s",
+				    p->name, f->href);
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < manifest_count(m); k++) {
+		const struct manifest_entry *me = manifest_entry(m, k);
+		struct manifest_progress bar = { .label = me->name, .fd = 2 };
+		struct source *s;
+
+		if (!href_ok(me->name) || !pkg_has(p, me->name)) {
+			r = err_set(err, ENOENT, "%s: the manifest names %s, which is not in the "
+				    "package", p->name, me->name);
+			goto out;
+		}
+		r = pkg_open_member(p, me->name, &s, err);
+		if (r < 0)
+			goto out;
+		bar.total = s->size;
+		r = manifest_verify(me, s, manifest_progress_bar, &bar, err);
+		source_unref(s);
+		if (r < 0)
+			goto out;
+	}
+out:
+	manifest_free(m);
+	return r;
+}
+
+/* A VM's directory name: its id made safe for a path component, unique in the tree. */
+static char *vm_dir_name(const struct vm *vm, size_t idx, char **used, size_t n_used)
+{
+	const char *src = vm->id && vm->id[0] ? vm->id : vm->name;
+	char *s, *out = NULL;
+	size_t n;
+
+	if (!src || !src[0])
+		src = "vm";
+	s = strndup(src, 64);
+	if (!s)
+		return NULL;
+	for (char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+			*c = '_';
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || strcmp(s, "source") == 0)
+		s[0] = '_';
+	n = 1;
+	for (;;) {
+		bool clash = false;
+
+		free(out);
+		if (n == 1 ? asprintf(&out, "%s", s) < 0 : asprintf(&out, "%s-%zu", s, n) < 0) {
+			out = NULL;
+			break;
+		}
+		for (size_t i = 0; i < n_used && !clash; i++)
+			clash = strcmp(used[i], out) == 0;
+		if (!clash)
+			break;
+		n++;
+	}
+	(void)idx;
+	free(s);
+	return out;
+}
+
+static int add_disk_views(struct export *e, const char *prefix, unsigned k, struct disk *d,
+			  struct err *err)
+{
+	CLEANUP_FREE char *raw = NULL, *qcow = NULL;
+	struct disk *cd = NULL;
+	struct view *v = NULL;
+	int r;
+
+	if ((k == 1 ? asprintf(&raw, "%sdisk.raw", prefix) : asprintf(&raw, "%sdisk%u.raw", prefix, k)) < 0 ||
+	    (k == 1 ? asprintf(&qcow, "%sdisk.qcow2", prefix) :
+		      asprintf(&qcow, "%sdisk%u.qcow2", prefix, k)) < 0)
+		return err_set(err, ENOMEM, "%s: out of memory", e->name);
+	r = cache_wrap(e->cache, d, &cd, err);
+	if (r < 0)
+		return r;
+	r = view_raw_new(cd, raw, &v, err);
+	if (r == 0)
+		r = export_add_file(e, raw, v, err);
+	v = view_unref(v);
+	if (r == 0)
+		r = view_qcow2_new(cd, qcow, &v, err);
+	if (r == 0)
+		r = export_add_file(e, qcow, v, err);
+	view_unref(v);
+	disk_unref(cd);
+	return r;
+}
+
+static int open_vm_disk(struct export *e, struct pkg *p, const struct vm_package *pk,
+			const struct vm_disk *vd, const struct export_opts *o, struct disk **ret,
+			struct err *err)
+{
+	struct vmdk_opts vo = { .open_file = pkg_open_extent, .opaque = p,
+				.ignore_cid = o->ignore_cid };
+	const struct vm_file *f;
+	struct source *s = NULL;
+	uint8_t head[512];
+	size_t n;
+	int r;
+
+	if (!vd->file)
+		/* A blank disk: the package asks the importer to create it empty. */
+		return disk_zero_new(vd->capacity, DISK_UNALLOC, vd->disk_id ? vd->disk_id : "disk",
+				     ret, err);
+	f = vd->file_ref ? vm_package_file(pk, vd->file_ref) : NULL;
+	if (!f)
+		return err_set(err, EINVAL, "%s: Disk %s refers to File %s, which References "
+			       "does not list", e->name, vd->disk_id ? vd->disk_id : "?",
+			       vd->file_ref ? vd->file_ref : vd->file);
+	r = open_file_ref(p, f, &s, err);
+	if (r < 0)
+		return r;
+	n = (size_t)MIN((uint64_t)sizeof(head), s->size);
+	r = source_pread(s, head, n, 0);
+	if (r < 0) {
+		r = err_set(err, -r, "%s: reading %s: %s", e->name, f->href, strerror(-r));
+		goto out;
+	}
+	if (!vmdk_probe(head, n)) {
+		r = err_set(err, ENOTSUP, "%s: Disk %s (%s, format %s) is not a VMDK; only VMDK "
+			    "disks are read", e->name, vd->disk_id ? vd->disk_id : "?", f->href,
+			    vd->format ? vd->format : "not given");
+		goto out;
+	}
+	r = vmdk_open(s, &vo, ret, err);
+out:
+	source_unref(s);
+	return r;
+}
+
+static int open_package(struct export *e, struct pkg *p, size_t ovf_idx,
+			const struct export_opts *o, struct err *err)
+{
+	CLEANUP_FREE char *text = NULL;
+	struct vm_package *pk = NULL;
+	char **used = NULL;
+	size_t len, n_used = 0;
+	int r;
+
+	r = read_member(p, ovf_idx, OVF_MAX_BYTES, &text, &len, err);
+	if (r < 0)
+		return r;
+	r = ovf_parse(text, len, pkg_member_name(p, ovf_idx), &pk, err);
+	if (r < 0)
+		return r;
+	/* Every File must be there (or, chunked, its first chunk), used or not. */
+	for (size_t i = 0; i < pk->n_files; i++) {
+		const struct vm_file *f = &pk->files[i];
+		CLEANUP_FREE char *first = NULL;
+
+		if (!href_ok(f->href)) {
+			r = err_set(err, EPERM, "%s: References File %s: href \"%s\" is not a plain "
+				    "member name; refused", e->name, f->id, f->href);
+			goto out;
+		}
+		if (f->chunk_size && asprintf(&first, "%s.000000000", f->href) < 0) {
+			r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+			goto out;
+		}
+		if (!pkg_has(p, first ? first : f->href)) {
+			r = err_set(err, ENOENT, "%s: References File %s (%s) is not in the package",
+				    e->name, f->id, first ? first : f->href);
+			goto out;
+		}
+	}
+	r = check_manifest(p, pk, o, err);
+	if (r < 0)
+		goto out;
+	if (pk->n_vms == 0) {
+		r = err_set(err, EINVAL, "%s: the OVF describes no VirtualSystem", e->name);
+		goto out;
+	}
+	used = calloc(pk->n_vms, sizeof(*used));
+	if (!used) {
+		r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+		goto out;
+	}
+	for (size_t v = 0; v < pk->n_vms; v++) {
+		const struct vm *vm = pk->vms[v];
+		CLEANUP_FREE char *prefix = NULL;
+		unsigned k = 0;
+
+		if (pk->n_vms > 1) {
+			used[n_used] = vm_dir_name(vm, v, used, n_used);
+			if (!used[n_used] || asprintf(&prefix, "%s/", used[n_used]) < 0) {
+				r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+				goto out;
+			}
+			n_used++;
+		}
+		for (size_t i = 0; i < vm->n_disks; i++) {
+			struct disk *d = NULL;
+
+			if (!vm->disks[i].file && vm->disks[i].capacity == 0)
+				continue;
+			r = open_vm_disk(e, p, pk, &vm->disks[i], o, &d, err);
+			if (r < 0)
+				goto out;
+			r = add_disk_views(e, prefix ? prefix : "", ++k, d, err);
+			disk_unref(d);
+			if (r < 0)
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < pkg_count(p); i++) {
+		CLEANUP_FREE char *path = NULL;
+		struct source *s = NULL;
+		struct view *v = NULL;
+
+		if (asprintf(&path, "source/%s", pkg_member_name(p, i)) < 0) {
+			r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+			goto out;
+		}
+		r = pkg_open_index(p, i, &s, err);
+		if (r == 0)
+			r = view_member_new(s, path, &v, err);
+		if (r == 0)
+			r = export_add_file(e, path, v, err);
+		view_unref(v);
+		source_unref(s);
+		if (r < 0)
+			goto out;
+	}
+	e->package = pk;
+	pk = NULL;
+out:
+	for (size_t i = 0; i < n_used; i++)
+		free(used[i]);
+	free(used);
+	vm_package_free(pk);
+	return r;
+}
+
+/* ---- .ova ---- */
+
+int package_probe_ova(const void *head, size_t len, const char *path, bool is_dir)
+{
+	if (is_dir)
+		return 0;
+	/* POSIX tar: "ustar" at 257 (GNU writes "ustar  ", POSIX "ustar\0"). */
+	if (len >= 262 && memcmp((const char *)head + 257, "ustar", 5) == 0)
+		return 95;
+	return ends_with(path, ".ova") ? 20 : 0;
+}
+
+int package_open_ova(struct export *e, const char *path, const struct export_opts *o,
+		     struct err *err)
+{
+	struct pkg p = { .name = e->name, .dirfd = -1 };
+	size_t ovf;
+	int r;
+
+	r = source_file_open(path, NULL, &p.ova, err);
+	if (r < 0)
+		return r;
+	r = tar_index_open(p.ova, &p.tar, err);
+	if (r < 0)
+		goto out;
+	r = find_one(&p, ".ovf", &ovf, err);
+	if (r == -ENOENT)
+		r = err_set(err, EINVAL, "%s: the archive holds no .ovf descriptor", path);
+	if (r < 0)
+		goto out;
+	r = open_package(e, &p, ovf, o, err);
+out:
+	pkg_close(&p);
+	return r;
+}
+
+/* ---- a directory, or an .ovf in one ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_dir(struct pkg *p, struct err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, r = 0;
+
+	fd = dup(p->dirfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, errno, "%s: cannot list: %s", p->name, strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		char **nm;
+
+		if (de->d_name[0] == '.' ||
+		    fstatat(p->dirfd, de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (p->n_members == MAX_DIR_MEMBERS) {
+			r = err_set(err, EFBIG, "%s: more than %u files", p->name, MAX_DIR_MEMBERS);
+			break;
+		}
+		nm = realloc(p->members, (p->n_members + 1) * sizeof(*nm));
+		if (!nm || !(nm[p->n_members] = strdup(de->d_name))) {
+			if (nm)
+				p->members = nm;
+			r = err_set(err, ENOMEM, "%s: out of memory", p->name);
+			break;
+		}
+		p->members = nm;
+		p->n_members++;
+	}
+	closedir(d);
+	if (r == 0 && p->n_members)
+		qsort(p->members, p->n_members, sizeof(*p->members), name_cmp);
+	return r;
+}
+
+static int open_dir_package(struct export *e, const char *dir, const char *ovf_name,
+			    const struct export_opts *o, struct err *err)
+{
+	struct pkg p = { .name = e->name, .dirfd = -1 };
+	size_t ovf = 0;
+	int r;
+
+	if (asprintf(&p.dir, "%s/", dir) < 0)
+		return err_set(err, ENOMEM, "%s: out of memory", e->name);
+	p.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p.dirfd < 0) {
+		r = err_set(err, errno, "%s: cannot open: %s", dir, strerror(errno));
+		goto out;
+	}
+	r = list_dir(&p, err);
+	if (r < 0)
+		goto out;
+	if (ovf_name) {
+		for (ovf = 0; ovf < p.n_members; ovf++)
+			if (strcmp(p.members[ovf], ovf_name) == 0)
+				break;
+		if (ovf == p.n_members) {
+			r = err_set(err, ENOENT, "%s: not a regular file", e->name);
+			goto out;
+		}
+	} else {
+		r = find_one(&p, ".ovf", &ovf, err);
+		if (r == -ENOENT)
+			r = err_set(err, EINVAL, "%s: a directory with no .ovf in it",
+				    e->name);
+		if (r < 0)
+			goto out;
+	}
+	r = open_package(e, &p, ovf, o, err);
+out:
+	pkg_close(&p);
+	return r;
+}
+
+static bool looks_like_ovf(const void *head, size_t len)
+{
+	return memmem(head, len, "<Envelope", 9) || memmem(head, len, ":Envelope", 9);
+}
+
+int package_probe_ovf(const void *head, size_t len, const char *path, bool is_dir)
+{
+	if (is_dir)
+		return 0;
+	if (ends_with(path, ".ovf"))
+		return looks_like_ovf(head, len) ? 90 : 60;
+	return looks_like_ovf(head, len) ? 50 : 0;
+}
+
+int package_open_ovf(struct export *e, const char *path, const struct export_opts *o,
+		     struct err *err)
+{
+	const char *slash = strrchr(path, '/');
+	CLEANUP_FREE char *dir = NULL;
+	int r;
+
+	if (!slash)
+		return open_dir_package(e, ".", path, o, err);
+	dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return err_set(err, ENOMEM, "%s: out of memory", path);
+	r = open_dir_package(e, dir, slash + 1, o, err);
+	return r;
+}
+
+int package_probe_dir(const void *head, size_t len, const char *path, bool is_dir)
+{
+	(void)head;
+	(void)len;
+	(void)path;
+	return is_dir ? 50 : 0;
+}
+
+int package_open_dir(struct export *e, const char *path, const struct export_opts *o,
+		     struct err *err)
+{
+	return open_dir_package(e, path, NULL, o, err);
+}
