@@ -86,13 +86,21 @@ static bool has_text(const char *head, size_t len, const char *needle)
 
 bool vmdk_probe(const void *head, size_t len)
 {
+	const char *nul;
+
 	if (len >= 4 && (le32(head) == KDMV_MAGIC || le32(head) == COWD_MAGIC))
 		return true;
-	/* A descriptor is short text (no NUL: an embedded one is found through KDMV); these
-	 * two strings are in every one we have seen.  Binary files that merely contain
-	 * one, such as an .ova holding a VMDK, are not descriptors. */
-	if (memchr(head, '\0', len))
-		return false;
+	/* A descriptor is short text (an embedded one is found through KDMV); these two
+	 * strings are in every one we have seen.  Binary files that merely contain one,
+	 * such as an .ova holding a VMDK, are not descriptors; but qemu pads descriptor
+	 * files with NULs, so NULs may follow the text. */
+	nul = memchr(head, '\0', len);
+	if (nul) {
+		for (const char *p = nul; p < (const char *)head + len; p++)
+			if (*p)
+				return false;
+		len = (size_t)(nul - (const char *)head);
+	}
 	return has_text(head, len, "# Disk DescriptorFile") || has_text(head, len, "createType");
 }
 

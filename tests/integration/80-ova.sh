@@ -3,7 +3,8 @@
 # OVA and OVF packages, read in place.  Each package is built at test time by
 # tests/gen/make-ova.py from VMDK fixtures, mounted, and checked:
 #   * every disk.raw is identical to the VMDK it was made from (qemu-img compare), and
-#     disk.qcow2 passes qemu-img check and compares identical too;
+#     disk.qcow2 passes qemu-img check, compares identical, has the same virtual size,
+#     and a cp of it is identical and passes qemu-img check;
 #   * source/ holds every member, cmp-identical with tar -xOf (or the directory's file);
 #   * the package itself is unchanged.
 # Shapes: .ovf first and last; pax, gnu and ustar headers; long names; two disks; two
@@ -26,7 +27,14 @@ check_disk() {
 	qemu-img check -q -f qcow2 "$view.qcow2" || fail "qemu-img check $view.qcow2"
 	out=$(qemu-img compare -f vmdk "$vmdk" -F qcow2 "$view.qcow2" 2>&1) ||
 		fail "qemu-img compare $vmdk vs $view.qcow2: $out"
-	ok "$(basename "$view").raw and .qcow2 identical to $(basename "$vmdk")"
+	[ "$(virtual_size -f qcow2 "$view.qcow2")" = "$(virtual_size -f vmdk "$vmdk")" ] ||
+		fail "$view.qcow2: virtual size differs from $vmdk"
+	cp "$view.qcow2" "$TEST_TMP/copy.qcow2"
+	cmp "$view.qcow2" "$TEST_TMP/copy.qcow2" || fail "a cp of $view.qcow2 differs"
+	qemu-img check -q -f qcow2 "$TEST_TMP/copy.qcow2" || fail "qemu-img check of a cp"
+	rm -f "$TEST_TMP/copy.qcow2"
+	ok "$(basename "$view").raw and .qcow2 identical to $(basename "$vmdk"), same" \
+		"virtual size, a cp of the qcow2 identical and valid"
 }
 
 # check_sources MNT PKG: source/ lists exactly the package's members, each identical.

@@ -66,6 +66,10 @@ TEST(probe)
 	ASSERT(vmdk_probe("# Disk DescriptorFile\nversion=1\n", 32));
 	ASSERT(!vmdk_probe("<?xml version=\"1.0\"?><Envelope/>", 32));
 	ASSERT(!vmdk_probe("\0\0\0\0\0\0\0\0", 8));
+	/* qemu's descriptor files are NUL-padded to a sector. */
+	ASSERT(vmdk_probe("# Disk DescriptorFile\ncreateType=\"vmfs\"\n\0\0\0\0", 45));
+	/* A tar (an .ova) holding a VMDK whose descriptor text shows in the first block. */
+	ASSERT(!vmdk_probe("guest.ovf\0\0\0ustar\0KDMV\0createType=\"streamOptimized\"", 50));
 }
 
 TEST(flat_zero_flat_end_to_end)
