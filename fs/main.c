@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *lc = NULL;
 	struct err err = { 0 };
 	struct stat st;
-	char *fsname = NULL;
+	char *fsname = NULL, *mnt_abs = NULL;
 	int ret = 1;
 
 	if (opts_parse(&args, &o) < 0)
@@ -106,6 +106,16 @@ int main(int argc, char **argv)
 	eo.cache_size = o.cache_size;
 	eo.ignore_cid = o.ignore_cid;
 	eo.verify = o.verify;
+	eo.network = o.network;
+	eo.bridge = o.bridge;
+	eo.virtio = o.virtio;
+	/* domain.xml names the disks by absolute path under the mount point. */
+	mnt_abs = realpath(o.mountpoint, NULL);
+	if (!mnt_abs) {
+		fprintf(stderr, "vmfs-mount: mount point %s: %s\n", o.mountpoint, strerror(errno));
+		goto out_cl;
+	}
+	eo.mountpoint = mnt_abs;
 	if (export_open(o.source, &eo, &exp, &err) < 0) {
 		fprintf(stderr, "vmfs-mount: %s\n", err.msg);
 		goto out_cl;
@@ -175,6 +185,9 @@ out_args:
 	fuse_opt_free_args(&args);
 	free(o.source);
 	free(o.mountpoint);
+	free(o.network);
+	free(o.bridge);
+	free(mnt_abs);
 	free(o.cache_size_str);
 	free(fsname);
 	return ret;

@@ -15,6 +15,9 @@ static const struct fuse_opt vmfs_opt_spec[] = {
 	{ "ignore_cid", offsetof(struct vmfs_opts, ignore_cid), 1 },
 	{ "readahead_kb=%d", offsetof(struct vmfs_opts, readahead_kb), 0 },
 	{ "verify", offsetof(struct vmfs_opts, verify), 1 },
+	{ "network=%s", offsetof(struct vmfs_opts, network), 0 },
+	{ "bridge=%s", offsetof(struct vmfs_opts, bridge), 0 },
+	{ "virtio", offsetof(struct vmfs_opts, virtio), 1 },
 	{ "--verify", offsetof(struct vmfs_opts, verify), 1 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -103,6 +106,7 @@ void opts_usage(const char *prog)
 	       "Mount a VMware disk or export read-only, converted on the fly:\n"
 	       "  MOUNTPOINT/disk.raw    the guest disk as a raw image (holes where unallocated)\n"
 	       "  MOUNTPOINT/disk.qcow2  the same disk as a qcow2 v3 image\n"
+	       "  MOUNTPOINT/domain.xml  a libvirt domain for the VM (OVA/OVF exports)\n"
 	       "  MOUNTPOINT/source/     every file of an OVA/OVF export, read in place\n"
 	       "  (disk2.raw, ... for more disks; a directory per VM for several VMs)\n"
 	       "\n"
@@ -121,6 +125,9 @@ void opts_usage(const char *prog)
 	       "  --verify, -o verify    check every file against the export's manifest (.mf)\n"
 	       "                         before mounting; refuse to mount on a mismatch\n"
 	       "  -o ignore_cid          accept a parent disk whose CID does not match\n"
+	       "  -o network=NAME        domain.xml: NICs on libvirt network NAME (default: default)\n"
+	       "  -o bridge=BR           domain.xml: NICs on host bridge BR instead\n"
+	       "  -o virtio              domain.xml: virtio disks and NICs (the guest needs drivers)\n"
 	       "  -o allow_other         let other users read the mount\n"
 	       "  -o max_threads=N       FUSE worker threads (default 10)\n"
 	       "\n"

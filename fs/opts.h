@@ -18,6 +18,9 @@ struct vmfs_opts {
 	uint64_t cache_size;
 	int ignore_cid;
 	int verify; /* --verify / -o verify: check the manifest before serving */
+	char *network; /* -o network=NAME for domain.xml */
+	char *bridge;  /* -o bridge=BR for domain.xml */
+	int virtio;    /* -o virtio */
 	int show_help;
 	int show_version;
 	int readahead_kb; /* -o readahead_kb= : kernel readahead window for the mount */

@@ -24,6 +24,10 @@ struct export_opts {
 	uint64_t cache_size; /* bytes of decoded blocks kept; 0 = default */
 	bool ignore_cid;     /* accept a parent whose CID does not match */
 	bool verify;	     /* check files against the manifest before serving */
+	const char *mountpoint; /* absolute; domain.xml names disks under it */
+	const char *network; /* libvirt network for NICs, NULL: "default" */
+	const char *bridge;  /* a host bridge for NICs instead of a network */
+	bool virtio;	     /* virtio disks and NICs in domain.xml */
 };
 
 struct export_file {

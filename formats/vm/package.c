@@ -30,6 +30,7 @@
 #include "../source/chunks.h"
 #include "../source/gzip.h"
 #include "../source/tar.h"
+#include "../view/domain.h"
 #include "manifest.h"
 #include "ovf.h"
 #include "vm.h"
@@ -387,8 +388,9 @@ static char *vm_dir_name(const struct vm *vm, size_t idx, char **used, size_t n_
 	return out;
 }
 
+/* Add prefix/disk{,K}.raw and .qcow2; *ret_qcow2 gets the qcow2 path (malloc'd). */
 static int add_disk_views(struct export *e, const char *prefix, unsigned k, struct disk *d,
-			  struct err *err)
+			  char **ret_qcow2, struct err *err)
 {
 	CLEANUP_FREE char *raw = NULL, *qcow = NULL;
 	struct disk *cd = NULL;
@@ -412,6 +414,48 @@ static int add_disk_views(struct export *e, const char *prefix, unsigned k, stru
 		r = export_add_file(e, qcow, v, err);
 	view_unref(v);
 	disk_unref(cd);
+	if (r == 0)
+		*ret_qcow2 = TAKE_PTR(qcow);
+	return r;
+}
+
+/* prefix/domain.xml for vm, its disks at qcow2[i] (relative to the mount; NULL when
+ * vm->disks[i] has no view). */
+static int add_domain(struct export *e, const struct vm *vm, const char *prefix,
+		      char **qcow2, const struct export_opts *o, struct err *err)
+{
+	CLEANUP_FREE char *path = NULL, *xml = NULL;
+	char **abs = NULL;
+	struct domain_opts dopts = { .network = o->network, .bridge = o->bridge,
+				     .virtio = o->virtio };
+	struct view *v = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	if (!o->mountpoint)
+		return 0; /* opened without a mount (tests of the formats alone) */
+	abs = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*abs));
+	if (!abs)
+		return err_set(err, ENOMEM, "%s: out of memory", e->name);
+	for (size_t i = 0; i < vm->n_disks && r == 0; i++)
+		if (qcow2[i] && asprintf(&abs[i], "%s/%s", o->mountpoint, qcow2[i]) < 0) {
+			abs[i] = NULL;
+			r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+		}
+	if (r == 0 && asprintf(&path, "%sdomain.xml", prefix) < 0)
+		r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+	dopts.disk_paths = (const char *const *)abs;
+	dopts.n_disk_paths = vm->n_disks;
+	if (r == 0)
+		r = domain_render(vm, &dopts, &xml, &len, err);
+	if (r == 0)
+		r = view_mem_new(xml, len, path, &v, err);
+	if (r == 0)
+		r = export_add_file(e, path, v, err);
+	view_unref(v);
+	for (size_t i = 0; i < vm->n_disks; i++)
+		free(abs[i]);
+	free(abs);
 	return r;
 }
 
@@ -517,6 +561,12 @@ static int open_package(struct export *e, struct pkg *p, size_t ovf_idx,
 			}
 			n_used++;
 		}
+		char **qcow2 = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*qcow2));
+
+		if (!qcow2) {
+			r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+			goto out;
+		}
 		for (size_t i = 0; i < vm->n_disks; i++) {
 			struct disk *d = NULL;
 
@@ -524,12 +574,19 @@ static int open_package(struct export *e, struct pkg *p, size_t ovf_idx,
 				continue;
 			r = open_vm_disk(e, p, pk, &vm->disks[i], o, &d, err);
 			if (r < 0)
-				goto out;
-			r = add_disk_views(e, prefix ? prefix : "", ++k, d, err);
+				break;
+			r = add_disk_views(e, prefix ? prefix : "", ++k, d, &qcow2[i], err);
 			disk_unref(d);
 			if (r < 0)
-				goto out;
+				break;
 		}
+		if (r == 0)
+			r = add_domain(e, vm, prefix ? prefix : "", qcow2, o, err);
+		for (size_t i = 0; i < vm->n_disks; i++)
+			free(qcow2[i]);
+		free(qcow2);
+		if (r < 0)
+			goto out;
 	}
 	for (size_t i = 0; i < pkg_count(p); i++) {
 		CLEANUP_FREE char *path = NULL;

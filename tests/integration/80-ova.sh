@@ -6,6 +6,7 @@
 #     disk.qcow2 passes qemu-img check, compares identical, has the same virtual size,
 #     and a cp of it is identical and passes qemu-img check;
 #   * source/ holds every member, cmp-identical with tar -xOf (or the directory's file);
+#   * domain.xml passes virt-xml-validate and virsh define, and names the disks and MACs;
 #   * the package itself is unchanged.
 # Shapes: .ovf first and last; pax, gnu and ustar headers; long names; two disks; two
 # VMs in a VirtualSystemCollection; OVF 2.0; a gzip disk; a chunked disk; SHA1 and
@@ -58,6 +59,27 @@ check_sources() {
 	ok "source/: $n members, each identical"
 }
 
+# check_domain MNT/DIR MACS...: DIR/domain.xml passes libvirt's schema and parser (a
+# define on the test driver with an empty node), names every disk*.qcow2 of DIR by its
+# absolute path, and keeps the given MACs.
+check_domain() {
+	local dir=$1 xml q mac out
+	shift
+	xml=$dir/domain.xml
+	[ -f "$xml" ] || fail "no domain.xml in $dir"
+	out=$(virt-xml-validate "$xml" domain 2>&1) || fail "virt-xml-validate $xml: $out"
+	[ -f "$TEST_TMP/node.xml" ] || echo '<node/>' >"$TEST_TMP/node.xml"
+	out=$(virsh -q -c "test://$TEST_TMP/node.xml" define "$xml" 2>&1) ||
+		fail "virsh define $xml: $out"
+	for q in "$dir"/disk*.qcow2; do
+		grep -qF "<source file=\"$q\"/>" "$xml" || fail "domain.xml does not name $q"
+	done
+	for mac in "$@"; do
+		grep -qF "<mac address=\"$mac\"/>" "$xml" || fail "domain.xml lost MAC $mac"
+	done
+	ok "$(basename "$dir")/domain.xml: valid, defined by virsh, disks and MACs ($#) kept"
+}
+
 # package NAME ARGS...: build (once per run) a package named NAME with make-ova.py.
 package() {
 	local name=$1 out
@@ -78,6 +100,7 @@ one_vm() {
 	check_disk "$mnt/disk" "$D1"
 	check_disk "$mnt/disk2" "$D2"
 	[ ! -e "$mnt/disk3.raw" ] || fail "a third disk appeared"
+	check_domain "$mnt" 00:50:56:10:20:30 00:50:56:10:21:31
 	check_sources "$mnt" "$pkg"
 	vmfs_umount "$mnt"
 	assert_src_unchanged pkg
@@ -93,6 +116,8 @@ two_vms() {
 		fail "want guest-vm1/ and guest-vm2/, got: $(ls "$mnt")"
 	check_disk "$mnt/guest-vm1/disk" "$D1"
 	check_disk "$mnt/guest-vm2/disk" "$D2"
+	check_domain "$mnt/guest-vm1" 00:50:56:10:20:30 00:50:56:10:21:31
+	check_domain "$mnt/guest-vm2" 00:50:56:11:20:30 00:50:56:11:21:31
 	check_sources "$mnt" "$pkg"
 	vmfs_umount "$mnt"
 	assert_src_unchanged pkg
