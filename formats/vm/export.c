@@ -92,6 +92,7 @@ static const struct export_format formats[] = {
 	{ "ova", package_probe_ova, package_open_ova },
 	{ "ovf", package_probe_ovf, package_open_ovf },
 	{ "ovf-dir", package_probe_dir, package_open_dir },
+	{ "vmx", package_probe_vmx, package_open_vmx },
 };
 
 int export_open(const char *path, const struct export_opts *o, struct export **ret,
@@ -129,7 +130,7 @@ int export_open(const char *path, const struct export_opts *o, struct export **r
 	if (!best)
 		return err_set(err, EINVAL,
 			       "%s: not a VMware export this version reads (expected an .ova, an .ovf, "
-			       "a directory holding one, or a .vmdk)",
+			       "a .vmx, a directory holding one, or a .vmdk)",
 			       path);
 	e = calloc(1, sizeof(*e));
 	if (!e)

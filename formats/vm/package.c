@@ -34,6 +34,7 @@
 #include "manifest.h"
 #include "ovf.h"
 #include "vm.h"
+#include "vmx.h"
 
 #define MAX_DIR_MEMBERS 65536u
 #define MAX_CHUNKS 100000u
@@ -617,6 +618,114 @@ out:
 	return r;
 }
 
+/* ---- a VMware VM: a .vmx and the disks it names ---- */
+
+/* The file a .vmx fileName names, opened beside the .vmx.  Datastore paths
+ * ("/vmfs/volumes/ds/vm/x.vmdk") are looked up by their last component in the VM's
+ * directory, where a copied VM keeps them; ".." is refused as for extents. */
+static int vmx_disk_path(const char *dir, const char *file, const char *vmx, char **ret,
+			 struct err *err)
+{
+	const char *name = file;
+
+	if (file[0] == '/') {
+		name = strrchr(file, '/') + 1;
+	} else {
+		for (const char *c = file; *c;) {
+			size_t n = strcspn(c, "/");
+
+			if (n == 2 && c[0] == '.' && c[1] == '.')
+				return err_set(err, EPERM, "%s: disk file \"%s\" leaves the VM's "
+					       "directory; refused", vmx, file);
+			c += n;
+			c += strspn(c, "/");
+		}
+	}
+	if (!name[0])
+		return err_set(err, EINVAL, "%s: disk file \"%s\" names no file", vmx, file);
+	if (asprintf(ret, "%s%s", dir, name) < 0)
+		return err_set(err, ENOMEM, "%s: out of memory", vmx);
+	return 0;
+}
+
+static int open_vmx(struct export *e, const char *path, const struct export_opts *o,
+		    struct err *err)
+{
+	struct vmdk_opts vo = { .ignore_cid = o->ignore_cid };
+	CLEANUP_FREE char *text = NULL, *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	struct source *src = NULL;
+	struct vm *vm = NULL;
+	char **qcow2 = NULL;
+	size_t len;
+	unsigned k = 0;
+	int r;
+
+	dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup("");
+	if (!dir)
+		return err_set(err, ENOMEM, "%s: out of memory", path);
+	r = source_file_open(path, NULL, &src, err);
+	if (r < 0)
+		return r;
+	if (src->size > VMX_MAX_BYTES)
+		r = err_set(err, EFBIG, "%s: %" PRIu64 " bytes, over the cap of %u for a .vmx",
+			    path, src->size, VMX_MAX_BYTES);
+	else
+		r = source_read_all(src, VMX_MAX_BYTES, &text, &len, err);
+	source_unref(src);
+	if (r < 0)
+		return r;
+	r = vmx_parse(text, len, path, &vm, err);
+	if (r < 0)
+		return r;
+	qcow2 = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*qcow2));
+	if (!qcow2) {
+		r = err_set(err, ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	for (size_t i = 0; i < vm->n_disks; i++) {
+		CLEANUP_FREE char *disk_path = NULL;
+		struct disk *d = NULL;
+
+		r = vmx_disk_path(dir, vm->disks[i].file, path, &disk_path, err);
+		if (r == 0)
+			r = vmdk_open_path(disk_path, &vo, &d, err);
+		if (r == 0)
+			r = add_disk_views(e, "", ++k, d, &qcow2[i], err);
+		disk_unref(d);
+		if (r < 0)
+			goto out;
+	}
+	r = add_domain(e, vm, "", qcow2, o, err);
+out:
+	for (size_t i = 0; qcow2 && i < vm->n_disks; i++)
+		free(qcow2[i]);
+	free(qcow2);
+	vm_free(vm);
+	return r;
+}
+
+static bool looks_like_vmx(const void *head, size_t len)
+{
+	return !memchr(head, '\0', len) &&
+	       (memmem(head, len, "config.version", 14) || memmem(head, len, "virtualHW.version", 17));
+}
+
+int package_probe_vmx(const void *head, size_t len, const char *path, bool is_dir)
+{
+	if (is_dir)
+		return 0;
+	if (ends_with(path, ".vmx"))
+		return looks_like_vmx(head, len) ? 90 : 60;
+	return looks_like_vmx(head, len) ? 40 : 0;
+}
+
+int package_open_vmx(struct export *e, const char *path, const struct export_opts *o,
+		     struct err *err)
+{
+	return open_vmx(e, path, o, err);
+}
+
 /* ---- .ova ---- */
 
 int package_probe_ova(const void *head, size_t len, const char *path, bool is_dir)
@@ -726,9 +835,24 @@ static int open_dir_package(struct export *e, const char *dir, const char *ovf_n
 		}
 	} else {
 		r = find_one(&p, ".ovf", &ovf, err);
-		if (r == -ENOENT)
-			r = err_set(err, EINVAL, "%s: a directory with no .ovf in it",
-				    e->name);
+		if (r == -ENOENT) {
+			/* No envelope: a VMware VM directory, if it holds one .vmx. */
+			CLEANUP_FREE char *vmx = NULL;
+			size_t i;
+
+			r = find_one(&p, ".vmx", &i, err);
+			if (r == -ENOENT)
+				r = err_set(err, EINVAL, "%s: a directory with no .ovf and no .vmx "
+					    "in it", e->name);
+			if (r < 0)
+				goto out;
+			if (asprintf(&vmx, "%s%s", p.dir, p.members[i]) < 0) {
+				r = err_set(err, ENOMEM, "%s: out of memory", e->name);
+				goto out;
+			}
+			r = open_vmx(e, vmx, o, err);
+			goto out;
+		}
 		if (r < 0)
 			goto out;
 	}
