@@ -9,9 +9,7 @@
  * domain named "test"; no daemon needed); both come with Debian's libvirt-clients.  Facts
  * are read back with XPath, and every comment is checked for "--" and a trailing '-'.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +26,7 @@
 #include "../../formats/view/domain.h"
 #include "../../formats/vm/ovf.h"
 #include "../lib/harness.h"
+#include "../lib/testdata.h"
 
 HARNESS_MAIN
 
@@ -889,40 +888,6 @@ TEST(bad_options)
 /* ------------------------------------------------------------------------------------ */
 /* Real descriptors */
 
-static bool read_all(const char *path, char **ret, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		return false;
-	n = getdelim(&buf, &cap, '\0', f);
-	fclose(f);
-	if (n < 0) {
-		free(buf);
-		return false;
-	}
-	*ret = buf;
-	*len = (size_t)n;
-	return true;
-}
-
-/* The directory of this source file (see test-ovf.c). */
-static const char *here(void)
-{
-	static char dir[1024];
-
-	if (!dir[0]) {
-		char t[1024];
-
-		snprintf(t, sizeof(t), "%s", __FILE__);
-		snprintf(dir, sizeof(dir), "%s", dirname(t));
-	}
-	return dir;
-}
-
 /* Render every VM of the OVF at path, have libvirt accept it and check what must survive
  * exactly. Returns the number of VMs, or -1 when the file does not parse. */
 static long check_ovf(const char *path, const char *label)
@@ -931,7 +896,7 @@ static long check_ovf(const char *path, const char *label)
 	size_t v, i, len;
 	char *text;
 
-	if (!read_all(path, &text, &len))
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s (set VMFS_OVF_DATA to tests/data/ovf)", path);
 	err_clear(E);
 	if (ovf_parse(text, len, label, &p, E) < 0) {
@@ -978,16 +943,6 @@ static long check_ovf(const char *path, const char *label)
 	return (long)v;
 }
 
-static void data_path(char *buf, size_t size, const char *rel)
-{
-	const char *env = getenv("VMFS_OVF_DATA");
-
-	if (env && *env)
-		snprintf(buf, size, "%s/%s", env, rel);
-	else
-		snprintf(buf, size, "%s/../data/ovf/%s", here(), rel);
-}
-
 TEST(real_world_ovfs)
 {
 	static const char *const files[] = {
@@ -1011,7 +966,7 @@ TEST(real_world_ovfs)
 	long n, vms = 0;
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		data_path(path, sizeof(path), files[i]);
+		testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", files[i]);
 		n = check_ovf(path, files[i]);
 		if (n < 0)
 			HARNESS_FAIL("%s refused", files[i]);
@@ -1027,8 +982,8 @@ static xmlDocPtr render_file(const char *rel, size_t vm_index, struct rendered *
 	char path[4096], *text;
 	size_t len;
 
-	data_path(path, sizeof(path), rel);
-	if (!read_all(path, &text, &len))
+	testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", rel);
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s", path);
 	if (ovf_parse(text, len, rel, &p, E) < 0)
 		HARNESS_FAIL("%s refused", rel);
@@ -1072,59 +1027,31 @@ TEST(real_world_facts)
 	rendered_free(&r);
 }
 
-/* Every *.ovf under dir, recursively. */
-static void walk(const char *dir, size_t *ok, size_t *refused, int depth)
+struct corpus_run {
+	size_t ok, refused;
+};
+
+static void corpus_file(const char *path, const char *name, void *ctx)
 {
-	struct dirent *e;
-	DIR *d;
+	struct corpus_run *c = ctx;
+	long v = check_ovf(path, name);
 
-	if (depth > 8 || !(d = opendir(dir)))
-		return;
-	while ((e = readdir(d))) {
-		char path[4096];
-		struct stat st;
-		size_t n = strlen(e->d_name);
-		long v;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			walk(path, ok, refused, depth + 1);
-		} else if (S_ISREG(st.st_mode) && n > 4 &&
-			   strcasecmp(e->d_name + n - 4, ".ovf") == 0) {
-			v = check_ovf(path, e->d_name);
-			if (v < 0)
-				++*refused;
-			else
-				*ok += (size_t)v;
-		}
-	}
-	closedir(d);
+	if (v < 0)
+		c->refused++;
+	else
+		c->ok += (size_t)v;
 }
 
 TEST(shared_corpus)
 {
-	const char *env = getenv("VMFS_CORPUS");
-	size_t ok = 0, refused = 0;
-	char dir[4096];
-	struct stat st;
+	const char *dir = testdata_corpus();
+	struct corpus_run run = { 0 };
 
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/../../../shared/corpus", here());
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if (env && *env)
-			HARNESS_FAIL("VMFS_CORPUS=%s is not a directory", env);
-		printf("  shared corpus not found at %s: skipped (set VMFS_CORPUS)\n", dir);
+	if (!dir)
 		return;
-	}
-	walk(dir, &ok, &refused, 0);
+	testdata_walk(dir, ".ovf", 8, corpus_file, &run);
 	printf("  corpus %s: %zu VMs rendered and defined (%zu descriptors the parser "
 	       "refuses)\n",
-	       dir, ok, refused);
-	ASSERT(ok > 0);
+	       dir, run.ok, run.refused);
+	ASSERT(run.ok > 0);
 }

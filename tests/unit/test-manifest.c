@@ -6,7 +6,6 @@
  * real-world manifests kept in tests/data/manifest, and every manifest of the shared
  * corpus when it is present.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,6 +21,7 @@
 #include "../../formats/source/source.h"
 #include "../../formats/vm/manifest.h"
 #include "../lib/harness.h"
+#include "../lib/testdata.h"
 
 #define MIB (1u << 20)
 
@@ -33,46 +33,6 @@ static const char abc_sha512[] =
 	"2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
 static const char empty_sha256[] =
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/* The directory of this source file (tests/unit), as in test-ovf.c. */
-static const char *here(void)
-{
-	static char dir[1024];
-
-	if (!dir[0]) {
-		char tmp[1024];
-
-		snprintf(tmp, sizeof(tmp), "%s", __FILE__);
-		snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-	}
-	return dir;
-}
-
-/* tests/data/<sub>/<rel>, or $env/<rel> when env is set. */
-static void data_path(char *buf, size_t size, const char *env, const char *sub, const char *rel)
-{
-	const char *e = getenv(env);
-
-	if (e && *e)
-		snprintf(buf, size, "%s/%s", e, rel);
-	else
-		snprintf(buf, size, "%s/../data/%s/%s", here(), sub, rel);
-}
-
-static bool read_file(const char *path, char **ret, size_t *ret_len)
-{
-	struct source *s;
-	struct err e = { 0 };
-
-	if (source_file_open(path, NULL, &s, &e) < 0)
-		return false;
-	if (source_read_all(s, 16 * MIB, ret, ret_len, &e) < 0) {
-		source_unref(s);
-		return false;
-	}
-	source_unref(s);
-	return true;
-}
 
 static struct manifest *parse(const char *text)
 {
@@ -608,8 +568,8 @@ static struct manifest *parse_data(const char *rel)
 	char *text;
 	size_t len;
 
-	data_path(path, sizeof(path), "VMFS_MANIFEST_DATA", "manifest", rel);
-	if (!read_file(path, &text, &len))
+	testdata_path(path, sizeof(path), "VMFS_MANIFEST_DATA", "manifest", rel);
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s (set VMFS_MANIFEST_DATA to tests/data/manifest)",
 			     path);
 	err_clear(E);
@@ -639,7 +599,7 @@ TEST(virtualbox_manifest)
 	ASSERT_EQ(e->algo, MANIFEST_SHA256);
 	ASSERT_DIGEST(e, "4a218c15a1e8aed26cb0a2a533562e85a9f28956a6666181d0c9bb7ba58b5b06");
 
-	data_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", "cot/ubuntu.2.0.ovf");
+	testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", "cot/ubuntu.2.0.ovf");
 	ASSERT_OK(source_file_open(path, "ubuntu.2.0.ovf", &s, E));
 	ASSERT_OK(manifest_verify(manifest_find(m, "ubuntu.2.0.ovf"), s, NULL, NULL, E));
 	/* and the disk's digest is not the descriptor's */
@@ -672,17 +632,19 @@ struct corpus_run {
 };
 
 /* Parse one corpus manifest and verify each listed file that sits beside it. */
-static void corpus_manifest(const char *path, struct corpus_run *run)
+static void corpus_manifest(const char *path, const char *name, void *ctx)
 {
+	struct corpus_run *run = ctx;
 	struct manifest *m;
 	struct err e = { 0 };
 	char dir[4096], tmp[4096];
 	char *text;
 	size_t len;
 
+	(void)name;
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-	if (!read_file(path, &text, &len)) {
+	if (!testdata_read(path, &text, &len)) {
 		printf("  cannot read %s\n", path);
 		run->bad++;
 		return;
@@ -718,49 +680,14 @@ static void corpus_manifest(const char *path, struct corpus_run *run)
 	manifest_free(m);
 }
 
-static void corpus_walk(const char *dir, struct corpus_run *run, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-
-	if (depth > 16 || !(d = opendir(dir)))
-		return;
-	while ((de = readdir(d))) {
-		char path[4096];
-		struct stat st;
-		size_t n = strlen(de->d_name);
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			corpus_walk(path, run, depth + 1);
-		else if (S_ISREG(st.st_mode) && n > 3 && strcasecmp(de->d_name + n - 3, ".mf") == 0)
-			corpus_manifest(path, run);
-	}
-	closedir(d);
-}
-
 TEST(shared_corpus)
 {
-	const char *env = getenv("VMFS_CORPUS");
+	const char *dir = testdata_corpus();
 	struct corpus_run run = { 0 };
-	char dir[4096];
-	struct stat st;
 
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/../../../shared/corpus", here());
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if (env && *env)
-			HARNESS_FAIL("VMFS_CORPUS=%s is not a directory", env);
-		printf("  shared corpus not found at %s: skipped (set VMFS_CORPUS)\n", dir);
+	if (!dir)
 		return;
-	}
-	corpus_walk(dir, &run, 0);
+	testdata_walk(dir, ".mf", 16, corpus_manifest, &run);
 	printf("  corpus: %u manifests, %u files verified, %u listed but absent\n", run.manifests,
 	       run.verified, run.absent);
 	ASSERT_EQ(run.bad, 0);

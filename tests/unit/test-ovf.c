@@ -7,11 +7,9 @@
  * silence checks, a table of real-world descriptors kept in tests/data/ovf (expected
  * values read from the files by hand), and every *.ovf of the shared corpus when present.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +23,7 @@
 
 #include "../../formats/vm/ovf.h"
 #include "../lib/harness.h"
+#include "../lib/testdata.h"
 
 HARNESS_MAIN
 
@@ -113,57 +112,6 @@ static char *capture_end(void)
 		abort();
 	fclose(captured);
 	return s;
-}
-
-static bool read_file(const char *path, char **ret, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return false;
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		return false;
-	}
-	buf = malloc(n + 1);
-	if (!buf || fread(buf, 1, n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return false;
-	}
-	buf[n] = '\0';
-	fclose(f);
-	*ret = buf;
-	*len = n;
-	return true;
-}
-
-/* The directory of this source file: tests/unit, relative to the compiler's working
- * directory (the build directory under meson, where the tests also run). */
-static const char *here(void)
-{
-	static char dir[1024];
-
-	if (!dir[0]) {
-		char tmp[1024];
-
-		snprintf(tmp, sizeof(tmp), "%s", __FILE__);
-		snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-	}
-	return dir;
-}
-
-/* tests/data/ovf: $VMFS_OVF_DATA, else next to this file. */
-static void data_path(char *buf, size_t size, const char *rel)
-{
-	const char *env = getenv("VMFS_OVF_DATA");
-
-	if (env && *env)
-		snprintf(buf, size, "%s/%s", env, rel);
-	else
-		snprintf(buf, size, "%s/../data/ovf/%s", here(), rel);
 }
 
 #define NS_OVF1 "http://schemas.dmtf.org/ovf/envelope/1"
@@ -1448,7 +1396,7 @@ static bool has_passwd_line(const char *s)
 	size_t len;
 	bool found = false;
 
-	if (!s || !read_file("/etc/passwd", &text, &len))
+	if (!s || !testdata_read("/etc/passwd", &text, &len))
 		return false;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		if (*line && strstr(s, line))
@@ -1535,8 +1483,8 @@ TEST(xee_file_refused)
 	struct vm_package *p = NULL;
 	size_t len;
 
-	data_path(path, sizeof(path), "pve-storage/XEE.ovf");
-	if (!read_file(path, &text, &len))
+	testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", "pve-storage/XEE.ovf");
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s (set VMFS_OVF_DATA to tests/data/ovf)", path);
 	ASSERT_ERR(ovf_parse(text, len, "XEE.ovf", &p, E), -EINVAL,
 		   "XEE.ovf: OVF descriptor declares XML entity \"external\"");
@@ -1754,8 +1702,8 @@ TEST(truncations)
 	char path[4096], *text, *out;
 	size_t len, n, fails = 0;
 
-	data_path(path, sizeof(path), "govmomi/ttylinux.ovf");
-	if (!read_file(path, &text, &len))
+	testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", "govmomi/ttylinux.ovf");
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s (set VMFS_OVF_DATA to tests/data/ovf)", path);
 	capture_begin();
 	for (n = 0; n < len; n += 3) {
@@ -2133,8 +2081,8 @@ TEST(real_world_table)
 		struct vm_package *p;
 		size_t len;
 
-		data_path(path, sizeof(path), x->path);
-		if (!read_file(path, &text, &len))
+		testdata_path(path, sizeof(path), "VMFS_OVF_DATA", "ovf", x->path);
+		if (!testdata_read(path, &text, &len))
 			HARNESS_FAIL("cannot read %s (set VMFS_OVF_DATA to tests/data/ovf)", path);
 		err_clear(E);
 		if (ovf_parse(text, len, x->path, &p, E) < 0)
@@ -2180,8 +2128,9 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static void corpus_file(const char *path, struct corpus_run *run)
+static void corpus_file(const char *path, const char *name, void *ctx)
 {
+	struct corpus_run *run = ctx;
 	struct vm_package *p = NULL;
 	struct err e = { 0 };
 	const char *why = NULL, *msg = NULL;
@@ -2189,12 +2138,13 @@ static void corpus_file(const char *path, struct corpus_run *run)
 	size_t len, i;
 	int r;
 
+	(void)name;
 	for (i = 0; i < sizeof(expected_failures) / sizeof(expected_failures[0]); i++)
 		if (has_suffix(path, expected_failures[i].suffix)) {
 			why = expected_failures[i].why;
 			msg = expected_failures[i].msg;
 		}
-	if (!read_file(path, &text, &len)) {
+	if (!testdata_read(path, &text, &len)) {
 		printf("  cannot read %s\n", path);
 		run->bad++;
 		return;
@@ -2227,51 +2177,16 @@ static void corpus_file(const char *path, struct corpus_run *run)
 	vm_package_free(p);
 }
 
-static void corpus_walk(const char *dir, struct corpus_run *run, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-
-	if (depth > 16 || !(d = opendir(dir)))
-		return;
-	while ((de = readdir(d))) {
-		char path[4096];
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			corpus_walk(path, run, depth + 1);
-		else if (S_ISREG(st.st_mode) && strlen(de->d_name) > 4 &&
-			 strcasecmp(de->d_name + strlen(de->d_name) - 4, ".ovf") == 0)
-			corpus_file(path, run);
-	}
-	closedir(d);
-}
-
 TEST(shared_corpus)
 {
-	const char *env = getenv("VMFS_CORPUS");
+	const char *dir = testdata_corpus();
 	struct corpus_run run = { 0 };
-	char dir[4096];
-	struct stat st;
 	char *out;
 
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else
-		snprintf(dir, sizeof(dir), "%s/../../../shared/corpus", here());
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		if (env && *env)
-			HARNESS_FAIL("VMFS_CORPUS=%s is not a directory", env);
-		printf("  shared corpus not found at %s: skipped (set VMFS_CORPUS)\n", dir);
+	if (!dir)
 		return;
-	}
 	capture_begin();
-	corpus_walk(dir, &run, 0);
+	testdata_walk(dir, ".ovf", 16, corpus_file, &run);
 	out = capture_end();
 	printf("  corpus %s: %zu OVF descriptors parsed (%zu VMs), %zu refused as expected\n", dir,
 	       run.parsed, run.vms, run.refused);

@@ -8,7 +8,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +24,7 @@
 
 #include "../../formats/vm/vmx.h"
 #include "../lib/harness.h"
+#include "../lib/testdata.h"
 
 HARNESS_MAIN
 
@@ -97,57 +97,6 @@ static void sb_add(struct sb *b, const char *fmt, ...)
 	vsnprintf(b->s + b->len, n + 1, fmt, ap);
 	va_end(ap);
 	b->len += n;
-}
-
-static bool read_file(const char *path, char **ret, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return false;
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		return false;
-	}
-	buf = malloc(n + 1);
-	if (!buf || fread(buf, 1, n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return false;
-	}
-	buf[n] = '\0';
-	fclose(f);
-	*ret = buf;
-	*len = n;
-	return true;
-}
-
-/* The directory of this source file: tests/unit, relative to the compiler's working
- * directory (the build directory under meson, where the tests also run). */
-static const char *here(void)
-{
-	static char dir[1024];
-
-	if (!dir[0]) {
-		char tmp[1024];
-
-		snprintf(tmp, sizeof(tmp), "%s", __FILE__);
-		snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-	}
-	return dir;
-}
-
-/* tests/data/vmx: $VMFS_VMX_DATA, else next to this file. */
-static void data_path(char *buf, size_t size, const char *rel)
-{
-	const char *env = getenv("VMFS_VMX_DATA");
-
-	if (env && *env)
-		snprintf(buf, size, "%s/%s", env, rel);
-	else
-		snprintf(buf, size, "%s/../data/vmx/%s", here(), rel);
 }
 
 static const struct vm_controller *ctl_of_disk(const struct vm *vm, size_t i)
@@ -1387,7 +1336,7 @@ TEST(libvirt_corpus)
 	size_t i, n = 0;
 	struct known_diff *k;
 
-	data_path(dir, sizeof(dir), "libvirt");
+	testdata_path(dir, sizeof(dir), "VMFS_VMX_DATA", "vmx", "libvirt");
 	files = list_dir(dir, ".vmx");
 	for (i = 0; files[i]; i++) {
 		char *text, *xml, base[256];
@@ -1396,7 +1345,7 @@ TEST(libvirt_corpus)
 
 		snprintf(base, sizeof(base), "%.*s", (int)(strlen(files[i]) - 4), files[i]);
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (!read_file(path, &text, &len))
+		if (!testdata_read(path, &text, &len))
 			HARNESS_FAIL("cannot read %s", path);
 		err_clear(E);
 		if (vmx_parse(text, len, files[i], &vm, E) < 0) {
@@ -1406,7 +1355,7 @@ TEST(libvirt_corpus)
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s.xml", dir, base);
-		if (!read_file(path, &xml, &xml_len))
+		if (!testdata_read(path, &xml, &xml_len))
 			HARNESS_FAIL("cannot read %s", path);
 		bad += compare_libvirt(base, vm, xml, xml_len);
 		n++;
@@ -1470,7 +1419,7 @@ TEST(v2v_corpus)
 	char **files;
 	size_t i, n = 0;
 
-	data_path(dir, sizeof(dir), "v2v");
+	testdata_path(dir, sizeof(dir), "VMFS_VMX_DATA", "vmx", "v2v");
 	sata_cds = 0;
 	files = list_dir(dir, ".vmx");
 	for (i = 0; files[i]; i++) {
@@ -1479,11 +1428,11 @@ TEST(v2v_corpus)
 		struct vm *vm = NULL;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		if (!read_file(path, &text, &len))
+		if (!testdata_read(path, &text, &len))
 			HARNESS_FAIL("cannot read %s", path);
 		snprintf(path, sizeof(path), "%s/%.*s.expected", dir, (int)(strlen(files[i]) - 4),
 			 files[i]);
-		if (!read_file(path, &exp, &exp_len))
+		if (!testdata_read(path, &exp, &exp_len))
 			HARNESS_FAIL("cannot read %s", path);
 		err_clear(E);
 		ASSERT_OK(vmx_parse(text, len, files[i], &vm, E));
@@ -1576,8 +1525,8 @@ TEST(dissect_encrypted)
 	size_t len;
 	struct vm *vm = NULL;
 
-	data_path(path, sizeof(path), "dissect/encrypted.vmx");
-	if (!read_file(path, &text, &len))
+	testdata_path(path, sizeof(path), "VMFS_VMX_DATA", "vmx", "dissect/encrypted.vmx");
+	if (!testdata_read(path, &text, &len))
 		HARNESS_FAIL("cannot read %s (set VMFS_VMX_DATA to tests/data/vmx)", path);
 	ASSERT_ERR(vmx_parse(text, len, "encrypted.vmx", &vm, E), -ENOTSUP,
 		   "encrypted.vmx: line 4: the VM is encrypted (encryption.data): "
@@ -1596,15 +1545,11 @@ TEST(shared_corpus)
 		{ "encrypted.vmx", "encrypted VM: its devices are sealed in encryption.data" },
 	};
 #define N_EXPECTED_FAILURES (sizeof(expected_failures) / sizeof(expected_failures[0]))
-	const char *env = getenv("VMFS_CORPUS");
 	const char *subdirs[] = { "vmx/libvirt", "vmx/dissect", "v2v" };
 	char dir[1100], path[1400];
 	size_t s, i, j, parsed = 0, refused = 0;
 
-	if (env && *env)
-		snprintf(dir, sizeof(dir), "%s", env);
-	else
-		snprintf(dir, sizeof(dir), "%.1000s/../../../shared/corpus", here());
+	testdata_corpus_dir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/vmx", dir);
 	if (access(path, F_OK) != 0) {
 		printf("  shared corpus not found at %s: skipped (set VMFS_CORPUS)\n", dir);
@@ -1622,7 +1567,7 @@ TEST(shared_corpus)
 			const char *reason = NULL;
 
 			snprintf(path, sizeof(path), "%s/%s", sub, files[i]);
-			if (!read_file(path, &text, &len))
+			if (!testdata_read(path, &text, &len))
 				HARNESS_FAIL("cannot read %s", path);
 			for (j = 0; j < N_EXPECTED_FAILURES; j++)
 				if (!strcmp(files[i], expected_failures[j].file))
