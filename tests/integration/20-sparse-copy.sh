@@ -73,7 +73,15 @@ check_variant() {
 
 for size in "${sizes[@]}"; do
 	for variant in "${variants[@]}"; do
-		fx_big_skip "$size" "$variant" && continue
+		# Holes in a copy come from the decoder's status, which 1 MiB and 100 MiB
+		# exercise for every variant; at 6 GiB (offsets past 4 GiB) four variants
+		# cover every decoder, and the 6 GiB reads of all of them are in 10-.
+		if [ "$size" = 6g ]; then
+			case $variant in
+			monolithicSparse | twoGbMaxExtentFlat | vmware-stream | mixed) ;;
+			*) continue ;;
+			esac
+		fi
 		subtest "$size $variant" check_variant "$size" "$variant"
 	done
 done
