@@ -282,4 +282,27 @@ subtest "two VMs" two_vms
 subtest "OVF directory" ovf_dir
 subtest "--verify and a flipped byte" verify_flip
 subtest "nothing written outside the mount" no_writes
+# A signed package (.cert) mounts; the signature is reported as not checked.
+signed() {
+	local good bad mnt log
+	good=$(package signed-base.ova "$D2")
+	bad=$TEST_TMP/pkg/signed.ova
+	python3 -c 'import sys, tarfile, io
+t = tarfile.open(sys.argv[1]); out = tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT)
+for m in t.getmembers():
+    out.addfile(m, t.extractfile(m))
+c = b"SHA256(guest.mf)= 00\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+ti = tarfile.TarInfo("guest.cert"); ti.size = len(c); out.addfile(ti, io.BytesIO(c))
+out.close()' "$good" "$bad" || fail "could not build the signed package"
+	mnt=$TEST_TMP/mnt
+	vmfs_mount "$bad" "$mnt"
+	log=$(vmfs_log "$mnt")
+	grep -q 'signed (guest.cert); the signature is not checked' "$log" ||
+		fail "the .cert was not reported: $(cat "$log")"
+	check_disk "$mnt/disk" "$D2"
+	vmfs_umount "$mnt"
+	ok "signed package mounts, .cert reported"
+}
+
+subtest "signed package" signed
 subtest "refusals" refusals
