@@ -8,7 +8,7 @@ VMFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VMFS_PACKAGES=(
 	gcc libc6-dev pkg-config meson ninja-build
 	libfuse3-dev fuse3 libxml2-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev
-	qemu-utils jq python3 e2fsprogs coreutils tar gzip libvirt-clients
+	qemu-utils jq python3 e2fsprogs coreutils tar gzip libvirt-clients libxml2-utils util-linux
 )
 
 vmfs_install_deps() {
