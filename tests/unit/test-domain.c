@@ -25,6 +25,7 @@
 
 #include "../../formats/view/domain.h"
 #include "../../formats/vm/ovf.h"
+#include "../../formats/vm/vmx.h"
 #include "../lib/harness.h"
 #include "../lib/testdata.h"
 
@@ -888,12 +889,49 @@ TEST(bad_options)
 /* ------------------------------------------------------------------------------------ */
 /* Real descriptors */
 
+/* Render one VM and check what the source said survives: name, disks by path, NICs
+ * with their MACs, the machine type rule and firmware. */
+static void check_vm(const struct vm *vm)
+{
+	size_t i;
+	char **paths = paths_new(vm->n_disks), expr[256];
+	struct domain_opts o = { .disk_paths = (const char *const *)paths,
+				 .n_disk_paths = vm->n_disks };
+	struct rendered r;
+	bool ide = false;
+
+	RENDER(vm, &o, r);
+	if (!strchr(vm->name, '/') && !strpbrk(vm->name, "\n\r\t"))
+		ASSERT_XS(r.doc, "string(/domain/name)", vm->name);
+	ASSERT_XN(r.doc, "count(//disk[@device='disk'])", (long)vm->n_disks);
+	ASSERT_XN(r.doc, "count(//interface)", (long)vm->n_nics);
+	for (i = 0; i < vm->n_nics; i++) {
+		if (!vm->nics[i].mac)
+			continue;
+		snprintf(expr, sizeof(expr), "string(//interface[%zu]/mac/@address)", i + 1);
+		ASSERT_XS(r.doc, expr, vm->nics[i].mac);
+	}
+	for (i = 0; i < vm->n_disks; i++) {
+		int c = vm->disks[i].controller;
+
+		if (c >= 0 && vm->controllers[c].bus == VM_BUS_IDE)
+			ide = true;
+		snprintf(expr, sizeof(expr), "count(//disk[source/@file='%s'])", paths[i]);
+		ASSERT_XN(r.doc, expr, 1);
+	}
+	ASSERT_XS(r.doc, "string(/domain/os/type/@machine)", ide ? "pc" : "q35");
+	if (vm->firmware == VM_FW_EFI)
+		ASSERT_XS(r.doc, "string(/domain/os/@firmware)", "efi");
+	rendered_free(&r);
+	paths_free(paths, vm->n_disks);
+}
+
 /* Render every VM of the OVF at path, have libvirt accept it and check what must survive
  * exactly. Returns the number of VMs, or -1 when the file does not parse. */
 static long check_ovf(const char *path, const char *label)
 {
 	struct vm_package *p;
-	size_t v, i, len;
+	size_t v, len;
 	char *text;
 
 	if (!testdata_read(path, &text, &len))
@@ -904,40 +942,8 @@ static long check_ovf(const char *path, const char *label)
 		return -1;
 	}
 	free(text);
-	for (v = 0; v < p->n_vms; v++) {
-		const struct vm *vm = p->vms[v];
-		char **paths = paths_new(vm->n_disks), expr[256];
-		struct domain_opts o = { .disk_paths = (const char *const *)paths,
-					 .n_disk_paths = vm->n_disks };
-		struct rendered r;
-		bool ide = false;
-
-		RENDER(vm, &o, r);
-		if (!strchr(vm->name, '/') && !strpbrk(vm->name, "\n\r\t"))
-			ASSERT_XS(r.doc, "string(/domain/name)", vm->name);
-		ASSERT_XN(r.doc, "count(//disk[@device='disk'])", (long)vm->n_disks);
-		ASSERT_XN(r.doc, "count(//interface)", (long)vm->n_nics);
-		for (i = 0; i < vm->n_nics; i++) {
-			if (!vm->nics[i].mac)
-				continue;
-			snprintf(expr, sizeof(expr), "string(//interface[%zu]/mac/@address)",
-				 i + 1);
-			ASSERT_XS(r.doc, expr, vm->nics[i].mac);
-		}
-		for (i = 0; i < vm->n_disks; i++) {
-			int c = vm->disks[i].controller;
-
-			if (c >= 0 && vm->controllers[c].bus == VM_BUS_IDE)
-				ide = true;
-			snprintf(expr, sizeof(expr), "count(//disk[source/@file='%s'])", paths[i]);
-			ASSERT_XN(r.doc, expr, 1);
-		}
-		ASSERT_XS(r.doc, "string(/domain/os/type/@machine)", ide ? "pc" : "q35");
-		if (vm->firmware == VM_FW_EFI)
-			ASSERT_XS(r.doc, "string(/domain/os/@firmware)", "efi");
-		rendered_free(&r);
-		paths_free(paths, vm->n_disks);
-	}
+	for (v = 0; v < p->n_vms; v++)
+		check_vm(p->vms[v]);
 	v = p->n_vms;
 	vm_package_free(p);
 	return (long)v;
@@ -1054,4 +1060,40 @@ TEST(shared_corpus)
 	       "refuses)\n",
 	       dir, run.ok, run.refused);
 	ASSERT(run.ok > 0);
+}
+
+static void vmx_file(const char *path, const char *name, void *ctx)
+{
+	struct corpus_run *c = ctx;
+	struct vm *vm;
+	size_t len;
+	char *text;
+
+	if (!testdata_read(path, &text, &len))
+		HARNESS_FAIL("cannot read %s", path);
+	err_clear(E);
+	if (vmx_parse(text, len, name, &vm, E) < 0) {
+		c->refused++;
+	} else {
+		check_vm(vm);
+		vm_free(vm);
+		c->ok++;
+	}
+	free(text);
+}
+
+/* Every real-world .vmx kept in tests/data/vmx (libvirt's, virt-v2v's, dissect's)
+ * renders to a document libvirt validates and defines. */
+TEST(real_world_vmx)
+{
+	struct corpus_run run = { 0 };
+	char dir[4096];
+
+	testdata_path(dir, sizeof(dir), "VMFS_VMX_DATA", "vmx", "");
+	testdata_walk(dir, ".vmx", 4, vmx_file, &run);
+	printf("  %zu VMX files rendered and defined (%zu refused by the parser)\n", run.ok,
+	       run.refused);
+	/* dissect's encrypted.vmx is the one the parser refuses on purpose. */
+	ASSERT(run.ok >= 30);
+	ASSERT_EQ(run.refused, (size_t)1);
 }
