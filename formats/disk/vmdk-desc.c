@@ -46,6 +46,7 @@
 
 #include "../common/bounds.h"
 #include "../common/cleanup.h"
+#include "../common/text.h"
 
 /*
  * VMDK_DESC_MAX_BYTES: VMware's embedded descriptors are 20 sectors and separate ones a
@@ -174,18 +175,11 @@ static bool parse_cid(const char *p, const char *e, uint32_t *ret)
 	if (p == e || e - p > 8)
 		return false;
 	for (; p < e; p++) {
-		unsigned char c = (unsigned char)*p;
-		unsigned digit;
+		int digit = hex_digit(*p);
 
-		if (c >= '0' && c <= '9')
-			digit = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			digit = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			digit = c - 'A' + 10;
-		else
+		if (digit < 0)
 			return false;
-		v = v << 4 | digit;
+		v = v << 4 | (uint32_t)digit;
 	}
 	*ret = v;
 	return true;

@@ -28,6 +28,7 @@
 
 #include "../common/bounds.h"
 #include "../common/cleanup.h"
+#include "../common/text.h"
 #include "../common/endian.h"
 
 #define SECTOR 512u
@@ -328,25 +329,6 @@ struct dir_resolver {
 	const char *desc; /* the descriptor's path, for messages */
 };
 
-/* A descriptor may name files in subdirectories but never outside its own: no absolute
- * paths, no ".." component. Symlinks the user placed are the user's business. */
-static bool name_escapes(const char *file)
-{
-	const char *p = file;
-
-	if (file[0] == '/')
-		return true;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return true;
-		p += n;
-		p += strspn(p, "/");
-	}
-	return false;
-}
-
 static int dir_open_file(void *opaque, const char *file, struct source **ret, struct err *err)
 {
 	struct dir_resolver *dr = opaque;
@@ -354,7 +336,9 @@ static int dir_open_file(void *opaque, const char *file, struct source **ret, st
 
 	if (asprintf(&name, "%s%s", dr->dir, file) < 0)
 		return err_set(err, ENOMEM, "out of memory");
-	if (name_escapes(file))
+	/* Subdirectories are fine, leaving the descriptor's directory is not; symlinks
+	 * the user placed are the user's business. */
+	if (path_escapes(file))
 		return err_set(err, EPERM,
 			       "%s: extent file \"%s\" leaves the descriptor's directory; refused",
 			       dr->desc, file);

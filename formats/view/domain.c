@@ -34,6 +34,8 @@
 
 #include <libxml/xmlwriter.h>
 
+#include "../common/text.h"
+
 #define SHOW_MAX 64 /* bytes of a source string shown in a comment or message */
 #define SHOW_BUF (SHOW_MAX + 4)
 #define NOTE_MAX 384
@@ -968,14 +970,6 @@ static const char *const nic_libvirt[] = {
 	[NIC_RTL8139] = "rtl8139",
 };
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
 /* True for "xx:xx:xx:xx:xx:xx" in hex with the group bit clear: libvirt takes no
  * multicast address for a NIC. */
 static bool mac_ok(const char *s)
@@ -985,9 +979,9 @@ static bool mac_ok(const char *s)
 	if (strlen(s) != 17)
 		return false;
 	for (i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : hexval(s[i]) < 0)
+		if (i % 3 == 2 ? s[i] != ':' : hex_digit(s[i]) < 0)
 			return false;
-	return !(hexval(s[1]) & 1);
+	return !(hex_digit(s[1]) & 1);
 }
 
 static void write_nics(struct dom *d)

@@ -41,6 +41,7 @@
 
 #include "../common/bounds.h"
 #include "../common/cleanup.h"
+#include "../common/text.h"
 
 /* Hash in 1 MiB reads: large enough that per-read overhead vanishes next to SHA, small
  * enough to allocate per verification. */
@@ -73,17 +74,6 @@ const char *manifest_algo_name(enum manifest_algo algo)
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_algo_char(char c)
@@ -159,7 +149,7 @@ static int parse_line(const char *s, size_t n, const char *mf, unsigned lineno,
 	e->digest_len = algos[algo].hash->digest_size;
 	assert(e->digest_len <= MANIFEST_DIGEST_MAX);
 	for (i = 0; i < hex_len; i++)
-		if (hex_value(hex[i]) < 0)
+		if (hex_digit(hex[i]) < 0)
 			return err_set(err, EINVAL,
 				       "%s: line %u: digest of \"%.*s\" is not hexadecimal", mf,
 				       lineno, (int)name_len, name);
@@ -169,7 +159,7 @@ static int parse_line(const char *s, size_t n, const char *mf, unsigned lineno,
 			       "expected %zu", mf, lineno, algos[algo].name, (int)name_len, name,
 			       hex_len, 2 * e->digest_len);
 	for (i = 0; i < e->digest_len; i++)
-		e->digest[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+		e->digest[i] = (uint8_t)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
 
 	e->name = strndup(name, name_len);
 	if (!e->name)

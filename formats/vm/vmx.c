@@ -71,6 +71,7 @@
 
 #include "../common/bounds.h"
 #include "../common/cleanup.h"
+#include "../common/text.h"
 
 /*
  * VMX_MAX_BYTES: real .vmx files are 1 to 10 KB (the biggest in the corpus, 9 KB, is
@@ -125,17 +126,6 @@ static const char *quote(const char *s, char buf[QUOTE_MAX + 4])
 	}
 	buf[i] = '\0';
 	return buf;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static char lower(char c)
@@ -252,8 +242,8 @@ static int parse_line(struct vmx *x, const char *p, size_t n, unsigned line)
 			val[o++] = p[i++];
 			continue;
 		}
-		hi = i + 1 < n ? hexval(p[i + 1]) : -1;
-		lo = i + 2 < n ? hexval(p[i + 2]) : -1;
+		hi = i + 1 < n ? hex_digit(p[i + 1]) : -1;
+		lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
 		if (hi < 0 || lo < 0) {
 			size_t m = MIN(n - i, 3);
 			char esc[4];
@@ -647,7 +637,7 @@ static int get_uuid(struct vmx *x, const char *lkey)
 	for (s = e->val; *s; s++) {
 		if (*s == ' ' || *s == '-')
 			continue;
-		if (hexval(*s) < 0 || n == 32)
+		if (hex_digit(*s) < 0 || n == 32)
 			goto bad;
 		hex[n++] = lower(*s);
 	}
@@ -1004,7 +994,7 @@ static int parse_mac(struct vmx *x, const struct ent *e, char **ret)
 		if (i % 3 == 2) {
 			if (s[i] != ':')
 				goto bad;
-		} else if (hexval(s[i]) < 0) {
+		} else if (hex_digit(s[i]) < 0) {
 			goto bad;
 		} else if (s[i] != '0') {
 			zero = false;
