@@ -26,6 +26,7 @@
 #include "../common/bounds.h"
 #include "../common/cleanup.h"
 #include "../common/log.h"
+#include "../common/text.h"
 #include "../disk/vmdk.h"
 #include "../source/chunks.h"
 #include "../source/gzip.h"
@@ -72,12 +73,31 @@ static const char *pkg_member_name(const struct pkg *p, size_t i)
 	return p->tar ? tar_member(p->tar, i)->name : p->members[i];
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Index of member name, or -1: a lookup in the tar's sorted index or the directory's
+ * sorted listing, since a chunked file asks once per chunk. */
+static ssize_t pkg_find(const struct pkg *p, const char *name)
+{
+	char *const *hit;
+
+	if (p->tar) {
+		int i = tar_find(p->tar, name);
+
+		return i < 0 ? -1 : i;
+	}
+	if (!p->n_members)
+		return -1;
+	hit = bsearch(&name, p->members, p->n_members, sizeof(*p->members), name_cmp);
+	return hit ? hit - p->members : -1;
+}
+
 static bool pkg_has(const struct pkg *p, const char *name)
 {
-	for (size_t i = 0; i < pkg_count(p); i++)
-		if (strcmp(pkg_member_name(p, i), name) == 0)
-			return true;
-	return false;
+	return pkg_find(p, name) >= 0;
 }
 
 /* Open member i as a source. */
@@ -95,10 +115,11 @@ static int pkg_open_index(struct pkg *p, size_t i, struct source **ret, struct e
 static int pkg_open_member(struct pkg *p, const char *member, struct source **ret,
 			   struct err *err)
 {
-	for (size_t i = 0; i < pkg_count(p); i++)
-		if (strcmp(pkg_member_name(p, i), member) == 0)
-			return pkg_open_index(p, i, ret, err);
-	return err_set(err, ENOENT, "%s: %s is not in the package", p->name, member);
+	ssize_t i = pkg_find(p, member);
+
+	if (i < 0)
+		return err_set(err, ENOENT, "%s: %s is not in the package", p->name, member);
+	return pkg_open_index(p, (size_t)i, ret, err);
 }
 
 static bool href_ok(const char *href)
@@ -628,19 +649,11 @@ static int vmx_disk_path(const char *dir, const char *file, const char *vmx, cha
 {
 	const char *name = file;
 
-	if (file[0] == '/') {
+	if (file[0] == '/')
 		name = strrchr(file, '/') + 1;
-	} else {
-		for (const char *c = file; *c;) {
-			size_t n = strcspn(c, "/");
-
-			if (n == 2 && c[0] == '.' && c[1] == '.')
-				return err_set(err, EPERM, "%s: disk file \"%s\" leaves the VM's "
-					       "directory; refused", vmx, file);
-			c += n;
-			c += strspn(c, "/");
-		}
-	}
+	else if (path_escapes(file))
+		return err_set(err, EPERM, "%s: disk file \"%s\" leaves the VM's directory; "
+			       "refused", vmx, file);
 	if (!name[0])
 		return err_set(err, EINVAL, "%s: disk file \"%s\" names no file", vmx, file);
 	if (asprintf(ret, "%s%s", dir, name) < 0)
@@ -648,8 +661,8 @@ static int vmx_disk_path(const char *dir, const char *file, const char *vmx, cha
 	return 0;
 }
 
-static int open_vmx(struct export *e, const char *path, const struct export_opts *o,
-		    struct err *err)
+int package_open_vmx(struct export *e, const char *path, const struct export_opts *o,
+		     struct err *err)
 {
 	struct vmdk_opts vo = { .ignore_cid = o->ignore_cid };
 	CLEANUP_FREE char *text = NULL, *dir = NULL;
@@ -720,12 +733,6 @@ int package_probe_vmx(const void *head, size_t len, const char *path, bool is_di
 	return looks_like_vmx(head, len) ? 40 : 0;
 }
 
-int package_open_vmx(struct export *e, const char *path, const struct export_opts *o,
-		     struct err *err)
-{
-	return open_vmx(e, path, o, err);
-}
-
 /* ---- .ova ---- */
 
 int package_probe_ova(const void *head, size_t len, const char *path, bool is_dir)
@@ -763,11 +770,6 @@ out:
 }
 
 /* ---- a directory, or an .ovf in one ---- */
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int list_dir(struct pkg *p, struct err *err)
 {
@@ -850,7 +852,7 @@ static int open_dir_package(struct export *e, const char *dir, const char *ovf_n
 				r = err_set(err, ENOMEM, "%s: out of memory", e->name);
 				goto out;
 			}
-			r = open_vmx(e, vmx, o, err);
+			r = package_open_vmx(e, vmx, o, err);
 			goto out;
 		}
 		if (r < 0)
