@@ -161,10 +161,12 @@ static void cleanup_tmpdir(void)
 
 static const char *tmp(void)
 {
+	static bool made; /* not the template's X: mkdtemp may put an 'X' there too */
 	char path[512];
 	FILE *f;
 
-	if (tmpdir[sizeof(tmpdir) - 7] == 'X') {
+	if (!made) {
+		made = true;
 		if (!mkdtemp(tmpdir))
 			abort();
 		atexit(cleanup_tmpdir);
