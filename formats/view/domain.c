@@ -13,8 +13,9 @@
  *   NVMe becomes SATA: libvirt 9 has no NVMe disk bus.  Every device keeps the source's
  *   controller and unit when qemu's model has that slot (lsilogic: targets 0-6, mptsas:
  *   8 ports, pvscsi: 64, AHCI: 6 ports, IDE: 2 buses x 2 units), else it moves to the
- *   first free one.  Names: sdX in placement order for SCSI and SATA, hdX from the IDE
- *   slot, vdX for -o virtio.
+ *   first free one.  Names follow libvirt's VMX reader (SCSI sd[controller * 15 + unit],
+ *   SATA sd[controller * 30 + unit], hdX from the IDE slot), the first free sdX where two
+ *   would clash; vdX for -o virtio.
  * - NICs: the source's model where qemu has it (e1000, e1000e, vmxnet3, pcnet); vmxnet
  *   (1 and 2) become e1000.  MAC addresses are kept as written; the network is -o network
  *   (libvirt's "default") or -o bridge: VMware port groups do not exist on the target.
@@ -708,17 +709,64 @@ static const char *cdrom_path(const struct dom *d, size_t i)
 	return d->o->cdrom_paths && i < d->o->n_cdrom_paths ? d->o->cdrom_paths[i] : NULL;
 }
 
-/* Name the placed devices in document order: sdX and vdX counted, hdX from the slot. */
-static void name_one(struct dom *d, struct place *p)
+/* True when a placed disk or CD-ROM already has target name dev. */
+static bool dev_taken(const struct dom *d, const char *dev)
 {
-	if (!p->bus)
+	size_t i;
+
+	for (i = 0; i < d->vm->n_disks; i++)
+		if (d->disks[i].bus && strcmp(d->disks[i].dev, dev) == 0)
+			return true;
+	for (i = 0; i < d->vm->n_cdroms; i++)
+		if (d->cds[i].bus && strcmp(d->cds[i].dev, dev) == 0)
+			return true;
+	return false;
+}
+
+/* With wanted, the name libvirt's own VMX reader gives the slot, so that its reading of
+ * the .vmx and ours agree: SCSI sd[controller * 15 + unit, skipping the controller's unit
+ * 7], SATA sd[controller * 30 + unit], IDE hd[bus * 2 + unit]; left unnamed when another
+ * device has it (libvirt counts SCSI and SATA from the same "sda", and pvscsi units past
+ * 15 run into the next controller's names; qemu's driver refuses a repeated target).
+ * Without, the first free sdX, or the next vdX. */
+static void name_one(struct dom *d, struct place *p, bool wanted)
+{
+	char name[sizeof(p->dev)];
+	unsigned idx;
+
+	if (!p->bus || p->dev[0])
 		return;
-	if (strcmp(p->bus, "virtio") == 0)
-		dev_name(p->dev, sizeof(p->dev), "vd", d->n_vd++);
-	else if (strcmp(p->bus, "ide") == 0)
+	if (strcmp(p->bus, "ide") == 0) {
 		dev_name(p->dev, sizeof(p->dev), "hd", p->bus_nr * 2 + p->unit);
-	else
-		dev_name(p->dev, sizeof(p->dev), "sd", d->n_sd++);
+		return;
+	}
+	if (strcmp(p->bus, "virtio") == 0) {
+		if (!wanted)
+			dev_name(p->dev, sizeof(p->dev), "vd", d->n_vd++);
+		return;
+	}
+	if (wanted) {
+		if (strcmp(p->bus, "scsi") == 0)
+			idx = p->ctl * 15 + (p->unit > 7 ? p->unit - 1 : p->unit);
+		else
+			idx = p->ctl * 30 + p->unit;
+		dev_name(name, sizeof(name), "sd", idx);
+		if (!dev_taken(d, name))
+			memcpy(p->dev, name, sizeof(name));
+		return;
+	}
+	do
+		dev_name(name, sizeof(name), "sd", d->n_sd++);
+	while (dev_taken(d, name));
+	memcpy(p->dev, name, sizeof(name));
+}
+
+/* Pass 0 names SCSI devices, as libvirt's reader does first, pass 1 SATA and IDE, pass 2
+ * whoever lost its name to an earlier device, and the virtio disks. */
+static void name_pass(struct dom *d, struct place *p, int pass)
+{
+	if (p->bus && (pass == 2 || (pass == 0) == (strcmp(p->bus, "scsi") == 0)))
+		name_one(d, p, pass < 2);
 }
 
 static void place_all(struct dom *d)
@@ -743,10 +791,12 @@ static void place_all(struct dom *d)
 				place(d, &d->cds[i], ctl_of(vm, vm->cdroms[i].controller),
 				      vm->cdroms[i].unit, true, pass == 0);
 	}
-	for (i = 0; i < vm->n_disks; i++)
-		name_one(d, &d->disks[i]);
-	for (i = 0; i < vm->n_cdroms; i++)
-		name_one(d, &d->cds[i]);
+	for (pass = 0; pass < 3; pass++) {
+		for (i = 0; i < vm->n_disks; i++)
+			name_pass(d, &d->disks[i], pass);
+		for (i = 0; i < vm->n_cdroms; i++)
+			name_pass(d, &d->cds[i], pass);
+	}
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1001,6 +1051,11 @@ static void write_nics(struct dom *d)
 			model = "virtio";
 			comment(d, "NIC %zu is %s in the source; virtio for -o virtio", i + 1,
 				show(b, n->model));
+		} else if (!n->model) {
+			/* VMware then picks by guest OS (vlance or e1000); e1000 is the one
+			 * every guest since Windows XP and Linux 2.4 drives. */
+			model = "e1000";
+			comment(d, "NIC %zu has no model in the source: e1000", i + 1);
 		} else if (!known) {
 			model = "e1000";
 			comment(d, "NIC %zu is %s in the source, which qemu lacks: e1000", i + 1,
