@@ -9,6 +9,9 @@ VMFS_PACKAGES=(
 	gcc libc6-dev pkg-config meson ninja-build
 	libfuse3-dev fuse3 libxml2-dev zlib1g-dev libarchive-dev libdeflate-dev nettle-dev
 	qemu-utils jq python3 e2fsprogs coreutils tar gzip libvirt-clients libxml2-utils util-linux
+	# The boot test (tests/integration/90-boot.sh): qemu under TCG with SeaBIOS, and what
+	# tests/gen/tiny-linux.sh builds a bootable disk with (the kernel it downloads).
+	qemu-system-x86 seabios busybox-static syslinux syslinux-common mtools dosfstools cpio
 )
 
 vmfs_install_deps() {
