@@ -183,6 +183,20 @@ static int open_chunks(struct pkg *p, const struct vm_file *f, struct source **r
 			    "the package", p->name, f->id, f->href);
 		goto out;
 	}
+	/* A gap ends the walk above, and what follows it would be left out unseen. */
+	{
+		CLEANUP_FREE char *next = NULL;
+
+		if (asprintf(&next, "%s.%09zu", f->href, n + 1) < 0) {
+			r = err_set(err, ENOMEM, "%s: out of memory", p->name);
+			goto out;
+		}
+		if (pkg_has(p, next)) {
+			r = err_set(err, ENOENT, "%s: chunk %s.%09zu is missing, but %s is there",
+				    p->name, f->href, n, next);
+			goto out;
+		}
+	}
 	/* Every chunk but the last is exactly chunkSize: anything else means a chunk is
 	 * missing or truncated, and the disk would silently shift. */
 	for (size_t i = 0; i < n; i++) {
@@ -196,6 +210,13 @@ static int open_chunks(struct pkg *p, const struct vm_file *f, struct source **r
 		}
 	}
 	r = source_concat_new(parts, n, f->href, ret, err);
+	if (r == 0 && f->has_size && (*ret)->size < f->size) {
+		r = err_set(err, EINVAL,
+			    "%s: the %zu chunks of %s hold %" PRIu64 " bytes, less than the %" PRIu64
+			    " its References File %s declares (a chunk missing?)",
+			    p->name, n, f->href, (*ret)->size, f->size, f->id);
+		*ret = source_unref(*ret);
+	}
 out:
 	while (n > 0)
 		source_unref(parts[--n]);

@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Damaged inputs are refused with one clear line, or read as EIO where the damage is only
 # found when reading.  The cases are lines of tests/bad/catalogue.tsv (its header says
-# what the fields mean); tests/lib/poke.py applies each recipe to a copy of a fixture.
+# what the fields mean): VMDK headers, grain tables, descriptors and compressed grains;
+# OVAs with links, devices, duplicates and ".." members, bad hrefs, XML bombs and
+# external entities, damaged gzip and missing chunks; VMX files with 1 MiB lines, NUL
+# bytes, invalid UTF-8 and escaping disk paths.  tests/lib/poke.py applies each recipe
+# to a copy of a fixture (make-ova builds an export around it first).
 #   fail: exit status 1 within 20 s, one stderr line "vmfs-mount: ..." that matches the
 #         case's regex and names the file, nothing mounted;
 #   eio:  the mount works; reading the damaged grain fails with EIO (dd says Input/output

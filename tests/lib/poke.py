@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Damage VMDK files on purpose, following a recipe (tests/bad/catalogue.tsv).
+"""Damage VMDK files and exports on purpose, following a recipe (tests/bad/catalogue.tsv).
 
     poke.py DIR 'STEP ; STEP ; ...'
 
@@ -28,10 +28,29 @@ Steps:
   truncate FILE SIZE                        cut (or extend) FILE to SIZE bytes
   rm FILE
   mkfile FILE SIZE                          a new sparse file
-  write FILE TEXT                           FILE := TEXT (\\n, \\t and \\" are unescaped)
+  write FILE TEXT                           FILE := TEXT (\\n, \\t, \\", \\0 and \\xNN, a
+                                            byte, are unescaped in every TEXT)
   desc FILE CREATETYPE 'EXTENT LINE' ...    FILE := a small descriptor with these extents
   desc-many FILE N 'EXTENT LINE'            a descriptor with N copies of the extent line
   sed FILE REGEX REPLACEMENT                re.sub on FILE's text (every match)
+  append FILE TEXT                          add TEXT at the end of FILE
+  lines FILE N FORMAT                       add FORMAT N times, with {i} = 0 .. N-1
+  make-ova OUT DISK [OPTION ...]            tests/gen/make-ova.py -o OUT DISK OPTION...
+                                            (a manifest only when an option asks)
+  tar-sed OVA MEMBER REGEX TEXT             replace the first match of REGEX in MEMBER's
+                                            text inside the tar OVA with TEXT (no
+                                            back-references); the tar is written again,
+                                            same member order
+  tar-rename OVA MEMBER NEWNAME             rename a member
+  tar-add OVA SPEC                          append a member to the tar OVA.  SPEC is
+                                            NAME (a copy of DIR/NAME), NAME=FILE (DIR/
+                                            FILE's bytes as NAME), NAME->TARGET (a
+                                            symlink), NAME=>TARGET (a hard link) or
+                                            NAME!chr (a character device)
+  gzip-damage OVA MEMBER                    flip bytes in the middle of a gzip member
+  gte-set FILE N VAL                        point the n-th allocated grain's table entry
+                                            (both copies) at sector VAL; DIR/.eio as
+                                            corrupt-grain does
   corrupt-grain FILE N MODE                 damage the n-th allocated compressed grain of a
                                             stream file: MODE zlib-header (bad CMF/FLG
                                             bytes), checksum (flip the Adler-32), middle
@@ -41,17 +60,25 @@ Steps:
                                             of the guest range that must now read EIO.
 """
 
+import io
 import os
 import re
 import shlex
 import struct
+import subprocess
 import sys
+import tarfile
 
 S = 512
 
 
 def unescape(s):
-    return s.replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"')
+    """\\n \\t \\" \\0, and \\xNN as that byte (surrogate-escaped past 0x7f, so text
+    written with errors="surrogateescape" gets the raw byte: invalid UTF-8 on purpose)."""
+    s = s.replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"').replace("\\0", "\0")
+    return re.sub(r"\\x([0-9a-fA-F]{2})",
+                  lambda m: chr(int(m.group(1), 16) | (0xDC00 if int(m.group(1), 16) > 0x7F
+                                                       else 0)), s)
 
 
 class Sparse:
@@ -202,6 +229,91 @@ def corrupt_grain(d, path, n, mode):
         f.write("%d %d\n" % (off, length))
 
 
+def tar_members(path):
+    """Every member of the tar at path with its bytes (None for non-files), in order."""
+    out = []
+    with tarfile.open(path, "r:") as t:
+        for m in t.getmembers():
+            out.append((m, t.extractfile(m).read() if m.isfile() else None))
+        fmt = t.format
+    return out, fmt
+
+
+def tar_write(path, members, fmt):
+    with tarfile.open(path, "w:", format=fmt) as t:
+        for m, data in members:
+            if data is not None:
+                m.size = len(data)
+                t.addfile(m, io.BytesIO(data))
+            else:
+                t.addfile(m)
+
+
+def tar_add(d, path, spec):
+    members, fmt = tar_members(path)
+    if "->" in spec or "=>" in spec:
+        name, target = re.split("->|=>", spec, maxsplit=1)
+        m = tarfile.TarInfo(name)
+        m.type = tarfile.SYMTYPE if "->" in spec else tarfile.LNKTYPE
+        m.linkname = target
+        data = None
+    elif spec.endswith("!chr"):
+        m = tarfile.TarInfo(spec[:-4])
+        m.type = tarfile.CHRTYPE
+        m.devmajor, m.devminor = 1, 3
+        data = None
+    else:
+        name, _, src = spec.partition("=")
+        with open(os.path.join(d, src or name), "rb") as f:
+            data = f.read()
+        m = tarfile.TarInfo(name)
+    m.mtime = 1700000000
+    members.append((m, data))
+    tar_write(path, members, fmt)
+
+
+def tar_sed(path, member, regex, repl):
+    members, fmt = tar_members(path)
+    for i, (m, data) in enumerate(members):
+        if m.name == member and data is not None:
+            text = data.decode("utf-8", "surrogateescape")
+            new = re.sub(regex, lambda _: unescape(repl), text, count=1)
+            if new == text:
+                sys.exit("poke.py: tar-sed %r changed nothing in %s" % (regex, member))
+            members[i] = (m, new.encode("utf-8", "surrogateescape"))
+            tar_write(path, members, fmt)
+            return
+    sys.exit("poke.py: no member %s in %s" % (member, path))
+
+
+def gzip_damage(path, member):
+    with tarfile.open(path, "r:") as t:
+        m = t.getmember(member)
+        off, size = m.offset_data, m.size
+    with open(path, "rb") as f:
+        f.seek(off)
+        if f.read(2) != b"\x1f\x8b":
+            sys.exit("poke.py: %s is not gzip" % member)
+        f.seek(off + size // 2)
+        b = f.read(64)
+    pwrite(path, off + size // 2, bytes(x ^ 0xA5 for x in b))
+
+
+def gte_set(d, path, n, val):
+    """Point the n-th allocated grain's table entry, and its redundant copy, at sector val;
+    the grain's guest range goes to DIR/.eio."""
+    sp = Sparse(path)
+    if not sp.ok:
+        sys.exit("poke.py: %s is not a KDMV file" % path)
+    i = sp.nth_gte(n)
+    pwrite(path, sp.gte_off(i), struct.pack("<I", val))
+    if sp.rgd:
+        pwrite(path, sp.rgte_off(i), struct.pack("<I", val))
+    gbytes = sp.grain * S
+    with open(os.path.join(d, ".eio"), "w") as f:
+        f.write("%d %d\n" % (i * gbytes, min(gbytes, sp.capacity * S - i * gbytes)))
+
+
 def step(d, words):
     op, args = words[0], words[1:]
     if not args:
@@ -222,7 +334,7 @@ def step(d, words):
         with open(path, "wb") as f:
             f.truncate(num(args[1], path))
     elif op == "write":
-        with open(path, "w") as f:
+        with open(path, "w", errors="surrogateescape") as f:
             f.write(unescape(args[1]))
     elif op == "desc":
         with open(path, "w") as f:
@@ -241,6 +353,35 @@ def step(d, words):
             sys.exit("poke.py: sed %r changed nothing in %s" % (args[1], path))
         with open(path, "w", errors="surrogateescape") as f:
             f.write(new)
+    elif op in ("append", "lines"):
+        n = num(args[1], path) if op == "lines" else 1
+        text = unescape(args[-1])
+        with open(path, "ab") as f:
+            for i in range(n):
+                f.write(text.replace("{i}", str(i)).encode("utf-8", "surrogateescape"))
+    elif op == "make-ova":
+        gen = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gen",
+                           "make-ova.py")
+        opts = args[2:] if any(a.startswith("--manifest") for a in args[2:]) else \
+            args[2:] + ["--manifest", "none"]
+        subprocess.run([sys.executable, gen, "-o", path] + opts +
+                       [os.path.join(d, args[1])], check=True)
+    elif op == "tar-sed":
+        tar_sed(path, args[1], args[2], args[3])
+    elif op == "tar-rename":
+        members, fmt = tar_members(path)
+        if not any(m.name == args[1] for m, _ in members):
+            sys.exit("poke.py: no member %s in %s" % (args[1], path))
+        for m, _ in members:
+            if m.name == args[1]:
+                m.name = args[2]
+        tar_write(path, members, fmt)
+    elif op == "tar-add":
+        tar_add(d, path, args[1])
+    elif op == "gzip-damage":
+        gzip_damage(path, args[1])
+    elif op == "gte-set":
+        gte_set(d, path, num(args[1], path), num(args[2], path))
     elif op == "corrupt-grain":
         corrupt_grain(d, path, num(args[1], path), args[2])
     else:
