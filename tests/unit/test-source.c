@@ -2,6 +2,7 @@
 /* Byte sources: files, slices, memory; bounds, holes, references. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,6 +85,46 @@ TEST(file_shrunk_under_us_is_eio)
 	source_unref(s);
 	unlink(path);
 	free(path);
+}
+
+/* A source changed under us goes stale within the check interval (a second): truncated
+ * (even where the bytes are still there), modified in place, replaced by a rename, or
+ * removed.  An untouched one keeps reading, and a stale one stays stale. */
+TEST(file_changed_under_us_goes_stale)
+{
+	char data[8192], buf[16];
+	const char *what[] = { "truncated", "modified", "replaced", "removed", "untouched" };
+	struct source *s[5];
+	char *path[5], *other;
+	struct timespec old[2] = { { 1000000, 0 }, { 1000000, 0 } };
+	size_t i;
+
+	memset(data, 7, sizeof(data));
+	for (i = 0; i < 5; i++) {
+		path[i] = make_file(data, sizeof(data), 0);
+		ASSERT_OK(source_file_open(path[i], what[i], &s[i], E));
+		ASSERT_OK(source_pread(s[i], buf, sizeof(buf), 0));
+	}
+	ASSERT_EQ(truncate(path[0], 4096), 0);
+	ASSERT_EQ(utimensat(AT_FDCWD, path[1], old, 0), 0);
+	other = make_file(data, sizeof(data), 0);
+	ASSERT_EQ(rename(other, path[2]), 0);
+	ASSERT_EQ(unlink(path[3]), 0);
+	usleep(1100 * 1000);
+	for (i = 0; i < 4; i++) {
+		printf("  %s: ", what[i]);
+		ASSERT_EQ(source_pread(s[i], buf, sizeof(buf), 0), -EIO);
+		ASSERT_EQ(source_pread(s[i], buf, sizeof(buf), 0), -EIO);
+		printf("EIO\n");
+	}
+	ASSERT_OK(source_pread(s[4], buf, sizeof(buf), 4096));
+	ASSERT_EQ(buf[0], 7);
+	for (i = 0; i < 5; i++) {
+		source_unref(s[i]);
+		unlink(path[i]);
+		free(path[i]);
+	}
+	free(other);
 }
 
 TEST(slice_window)
