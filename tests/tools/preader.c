@@ -9,7 +9,9 @@
  *       64 KiB boundary, some run past the end of the file) and compare them with the
  *       same range of REFERENCE.  --drop N: every N operations a thread asks the kernel
  *       to drop FILE's page cache (posix_fadvise DONTNEED), so reads reach the daemon
- *       again instead of being served from pages an earlier read filled.
+ *       again instead of being served from pages an earlier read filled.  --seconds S:
+ *       each thread stops after S seconds instead (or after OPS, if given too, whichever
+ *       comes first); the summary gives the reads done.
  *
  *   preader --cmp [-t THREADS] [--chunk BYTES] FILE REFERENCE
  *       Compare two files of equal size completely, in chunks (default 1 MiB) read by
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GRAIN 65536u
@@ -47,6 +50,8 @@ static int file_fd = -1, ref_fd = -1;
 static uint64_t file_size;
 static unsigned n_threads = 8;
 static uint64_t n_ops = 1000;
+static double seconds; /* > 0: run for this long */
+static atomic_uint_least64_t ops_done;
 static uint64_t seed = 1;
 static uint64_t max_len = 256 * 1024;
 static uint64_t drop_every;
@@ -58,8 +63,8 @@ static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: preader [-t THREADS] [-n OPS] [-s SEED] [--max-len BYTES] [--drop N] "
-		"FILE REFERENCE\n"
+		"usage: preader [-t THREADS] [-n OPS] [--seconds S] [-s SEED] [--max-len BYTES] "
+		"[--drop N] FILE REFERENCE\n"
 		"       preader --cmp [-t THREADS] [--chunk BYTES] FILE REFERENCE\n"
 		"       preader --seek FILE\n");
 	exit(2);
@@ -166,8 +171,19 @@ static void *random_reader(void *arg)
 	}
 	if (!state)
 		state = 1;
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (uint64_t op = 0; op < n_ops && !atomic_load(&failed); op++) {
 		uint64_t r = rnd(&state), off, len;
+
+		if (seconds > 0 && op % 16 == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 >=
+			    seconds)
+				break;
+		}
+		atomic_fetch_add(&ops_done, 1);
 		int64_t na, nb;
 
 		len = 1 + rnd(&state) % max_len;
@@ -373,7 +389,7 @@ static int open_pair(void)
 int main(int argc, char **argv)
 {
 	enum { RANDOM, CMP, SEEK } mode = RANDOM;
-	bool threads_set = false;
+	bool threads_set = false, ops_set = false;
 	int i, r;
 
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
@@ -397,10 +413,15 @@ int main(int argc, char **argv)
 			threads_set = true;
 		} else if (!strcmp(o, "-n")) {
 			n_ops = parse_u64(v, o);
+			ops_set = true;
 		} else if (!strcmp(o, "-s")) {
 			seed = parse_u64(v, o);
 		} else if (!strcmp(o, "--max-len")) {
 			max_len = parse_u64(v, o);
+		} else if (!strcmp(o, "--seconds")) {
+			seconds = (double)parse_u64(v, o);
+			if (!ops_set)
+				n_ops = UINT64_MAX;
 		} else if (!strcmp(o, "--drop")) {
 			drop_every = parse_u64(v, o);
 		} else if (!strcmp(o, "--chunk")) {
@@ -434,8 +455,8 @@ int main(int argc, char **argv)
 	}
 	r = run_threads(random_reader);
 	if (!r)
-		printf("preader: %u threads x %" PRIu64 " reads of up to %" PRIu64
+		printf("preader: %u threads, %" PRIu64 " reads of up to %" PRIu64
 		       " bytes: all equal\n",
-		       n_threads, n_ops, max_len);
+		       n_threads, (uint64_t)atomic_load(&ops_done), max_len);
 	return r;
 }
