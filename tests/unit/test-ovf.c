@@ -27,6 +27,11 @@
 
 HARNESS_MAIN
 
+/* Bounds on how long a refusal may take: hang guards for inputs built to make a parser
+ * go quadratic or exponential (minutes if they work), far above any real run even on a
+ * loaded machine under ASan; speed itself is for tools/bench, not for tests. */
+#define HANG_SECONDS 30.0
+
 /* ------------------------------------------------------------------------------------ */
 /* Helpers */
 
@@ -1385,7 +1390,8 @@ TEST(billion_laughs_refused_fast)
 	ASSERT(strstr(harness_err.msg, "guest.ovf: OVF descriptor declares XML entity \"lol\""));
 	ASSERT_STREQ(out, "");
 	free(out);
-	if (dt > 2.0)
+	/* A hang guard, not a speed goal: expanding the entities would take minutes. */
+	if (dt > HANG_SECONDS)
 		HARNESS_FAIL("billion laughs took %.3f s", dt);
 }
 
@@ -1511,7 +1517,7 @@ TEST(huge_attribute_capped)
 		 "guest.ovf: OVF descriptor is %zu bytes, over the cap of 16 MiB", len);
 	t0 = now();
 	ASSERT_ERR(ovf_parse(text, len, "guest.ovf", &p, E), -EFBIG, msg);
-	ASSERT(now() - t0 < 2.0);
+	ASSERT(now() - t0 < HANG_SECONDS);
 	ASSERT(p == NULL);
 
 	/* 10 MB under the cap: libxml2's own 10 MB attribute limit refuses it, quickly. */
@@ -1536,7 +1542,7 @@ TEST(huge_attribute_capped)
 			ASSERT_EQ(r, -EINVAL);
 			ASSERT(strstr(harness_err.msg, "guest.ovf: OVF XML error at line 1: "));
 		}
-		if (dt > 2.0)
+		if (dt > HANG_SECONDS)
 			HARNESS_FAIL("10 MB attribute took %.3f s", dt);
 		printf("  10 MiB attribute: %s in %.3f s\n", r == 0 ? "parsed" : harness_err.msg,
 		       dt);
@@ -1588,7 +1594,7 @@ TEST(markup_capped)
 		t0 = now();
 		ASSERT_ERR(ovf_parse(text, i, "guest.ovf", &p, E), -EFBIG,
 			   "characters (elements and attributes), over the cap of 262144");
-		ASSERT(now() - t0 < 1.0);
+		ASSERT(now() - t0 < HANG_SECONDS);
 		ASSERT(p == NULL);
 	}
 	free(text);
@@ -1614,7 +1620,7 @@ TEST(deep_nesting_refused)
 	err_clear(E);
 	r = parse(b.s, &p);
 	out = capture_end();
-	ASSERT(now() - t0 < 2.0);
+	ASSERT(now() - t0 < HANG_SECONDS);
 	ASSERT_STREQ(out, "");
 	free(out);
 	ASSERT_EQ(r, -EINVAL);
