@@ -128,16 +128,17 @@ static bool href_ok(const char *href)
 	       strcmp(href, "..") != 0;
 }
 
-/* The extent resolver handed to the VMDK layer: a descriptor inside a package may only
- * name other members of it. */
+/* The resolver handed to the VMDK layer, for extents and snapshot parents: a descriptor
+ * inside a package may only name other members of it.  A parent's absolute ESXi path
+ * arrives here as its last component, the member beside the child. */
 static int pkg_open_extent(void *opaque, const char *file, struct source **ret, struct err *err)
 {
 	struct pkg *p = opaque;
 
 	if (!href_ok(file))
 		return err_set(err, EPERM,
-			       "%s: extent file \"%s\" is not a plain member name; refused", p->name,
-			       file);
+			       "%s: file \"%s\" named by a descriptor is not a plain member name; "
+			       "refused", p->name, file);
 	return pkg_open_member(p, file, ret, err);
 }
 

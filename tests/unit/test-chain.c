@@ -3,14 +3,19 @@
  * Snapshot chains.  The chain disk over in-memory levels made of data, zero and
  * unallocated runs, checked against a byte-by-byte model of what a chain means (the first
  * level that allocated a byte owns it): block status (states, merged holes, DATA sources)
- * and reads of every range on a grid that crosses runs of different levels; the depth cap.
+ * and reads of every range on a grid that crosses runs of different levels.  Then VMDK
+ * chains opened by vmdk_open through an in-memory resolver: hosted sparse deltas written
+ * here after VMware's spec over flat parents, parentFileNameHint resolution (relative,
+ * ESXi and Windows absolute paths, subdirectories, ".." refused), the CID check and
+ * -o ignore_cid, missing parents and hints, loops, and the depth cap.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../formats/disk/disk.h"
+#include "../../formats/common/endian.h"
+#include "../../formats/disk/vmdk.h"
 #include "../lib/harness.h"
 
 HARNESS_MAIN
@@ -248,4 +253,423 @@ TEST(depth_cap_of_the_chain_disk)
 	disk_unref(c);
 	for (unsigned i = 0; i <= DISK_CHAIN_MAX_DEPTH; i++)
 		disk_unref(levels[i]);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* VMDK chains through a resolver */
+
+#define MEMFS_MAX 80
+
+struct memfs {
+	char *names[MEMFS_MAX];
+	struct source *srcs[MEMFS_MAX];
+	size_t n;
+	char asked[256]; /* the last name asked for */
+};
+
+static void memfs_add(struct memfs *m, const char *name, struct source *s)
+{
+	ASSERT(m->n < MEMFS_MAX);
+	m->names[m->n] = strdup(name);
+	m->srcs[m->n++] = s;
+}
+
+static void memfs_free(struct memfs *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->names[i]);
+		source_unref(m->srcs[i]);
+	}
+}
+
+static struct source *memfs_get(struct memfs *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return m->srcs[i];
+	HARNESS_FAIL("no %s in the memfs", name);
+}
+
+static int memfs_open(void *opaque, const char *file, struct source **ret, struct err *err)
+{
+	struct memfs *m = opaque;
+
+	snprintf(m->asked, sizeof(m->asked), "%s", file);
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->names[i], file) == 0) {
+			*ret = source_ref(m->srcs[i]);
+			return 0;
+		}
+	return err_set(err, ENOENT, "%s: no such file", file);
+}
+
+static struct source *text_src(const char *t, const char *name)
+{
+	struct source *s;
+
+	ASSERT_OK(source_mem_new(t, strlen(t), name, &s, E));
+	return s;
+}
+
+/* A flat disk: descriptor name with CID cid (and a parent when hint is not NULL) over
+ * extent file flat of len bytes (added when seed is not 0).  Both files are in
+ * directory dir ("" or "sub/"), in which the descriptor names its extent. */
+static void add_flat(struct memfs *m, const char *dir, const char *name, uint32_t cid,
+		     uint32_t parent_cid, const char *hint, const char *flat, size_t len,
+		     unsigned seed)
+{
+	char d[512], path[256];
+
+	snprintf(d, sizeof(d),
+		 "# Disk DescriptorFile\nversion=1\nCID=%08x\nparentCID=%08x\n"
+		 "createType=\"monolithicFlat\"\n%s%s%s"
+		 "RW %zu FLAT \"%s\" 0\n",
+		 cid, parent_cid, hint ? "parentFileNameHint=\"" : "", hint ? hint : "",
+		 hint ? "\"\n" : "", len / S, flat);
+	snprintf(path, sizeof(path), "%s%s", dir, name);
+	memfs_add(m, path, text_src(d, path));
+	snprintf(path, sizeof(path), "%s%s", dir, flat);
+	if (seed)
+		memfs_add(m, path, pattern_src(len, seed, path));
+}
+
+/*
+ * A hosted sparse extent written after VMware's "Virtual Disk Format 5.0", section 2:
+ * header in sector 0, the embedded descriptor (when desc is not NULL) in sectors 1-2,
+ * the grain directory in sector 3 (one table), the grain table in sectors 4-7 (512
+ * entries), grains of 8 sectors from sector 8 on.  kinds[g] says what grain g is: 'D'
+ * data (pattern seed at its disk offset), 'Z' a zeroed-grain entry, '.' unallocated.
+ */
+static struct source *sparse_src(const char *name, const char *kinds, unsigned seed,
+				 const char *desc)
+{
+	size_t ng = strlen(kinds), nd = 0, len;
+	uint8_t *b;
+	struct source *s;
+
+	for (size_t g = 0; g < ng; g++)
+		nd += kinds[g] == 'D';
+	len = (8 + 8 * nd) * S;
+	b = calloc(1, len);
+	ASSERT(b && ng <= 512);
+	memcpy(b, "KDMV", 4);
+	put_le32(b + 4, 2);
+	put_le32(b + 8, 1 | 4); /* newline test, zeroed-grain entries */
+	put_le64(b + 12, ng * 8);
+	put_le64(b + 20, 8);
+	put_le64(b + 28, desc ? 1 : 0);
+	put_le64(b + 36, desc ? 2 : 0);
+	put_le32(b + 44, 512);
+	put_le64(b + 48, 0);
+	put_le64(b + 56, 3);
+	put_le64(b + 64, 8);
+	memcpy(b + 73, "\n \r\n", 4);
+	if (desc) {
+		ASSERT(strlen(desc) < 2 * S);
+		memcpy(b + S, desc, strlen(desc));
+	}
+	put_le32(b + 3 * S, 4);
+	for (size_t g = 0, k = 0; g < ng; g++) {
+		if (kinds[g] == 'Z') {
+			put_le32(b + 4 * S + 4 * g, 1);
+		} else if (kinds[g] == 'D') {
+			uint64_t at = (8 + 8 * k++) * S;
+
+			put_le32(b + 4 * S + 4 * g, (uint32_t)(at / S));
+			for (size_t i = 0; i < 8 * S; i++)
+				b[at + i] = pattern_byte(seed, g * 8 * S + i);
+		}
+	}
+	ASSERT_OK(source_mem_new(b, len, name, &s, E));
+	free(b);
+	return s;
+}
+
+/* A monolithicSparse delta named name over the parent its hint names. */
+static void add_delta(struct memfs *m, const char *name, const char *kinds, unsigned seed,
+		      uint32_t cid, uint32_t parent_cid, const char *hint)
+{
+	char d[2 * S];
+
+	snprintf(d, sizeof(d),
+		 "# Disk DescriptorFile\nversion=1\nCID=%08x\nparentCID=%08x\n"
+		 "createType=\"monolithicSparse\"\nparentFileNameHint=\"%s\"\n"
+		 "RW %zu SPARSE \"%s\"\n",
+		 cid, parent_cid, hint, strlen(kinds) * 8, name);
+	memfs_add(m, name, sparse_src(name, kinds, seed, d));
+}
+
+static int open_chain(struct memfs *m, const char *leaf, bool ignore_cid, struct disk **ret)
+{
+	struct vmdk_opts o = { .open_file = memfs_open, .opaque = m, .ignore_cid = ignore_cid };
+
+	err_clear(E);
+	return vmdk_open(memfs_get(m, leaf), &o, ret, E);
+}
+
+TEST(a_delta_reads_what_it_left_unallocated_from_its_parents)
+{
+	/* leaf over mid over base, 4 KiB grains; the base is flat. */
+	const char *leaf = "..D.Z..D", *mid = ".DD..Z..";
+	struct memfs m = { 0 };
+	struct disk *d;
+	struct disk_run run;
+	uint8_t got[8 * 4096], want[8 * 4096];
+
+	add_flat(&m, "", "base.vmdk", 0xb0, VMDK_CID_NONE, NULL, "base-flat.vmdk", sizeof(got), 3);
+	add_delta(&m, "mid.vmdk", mid, 2, 0x20, 0xb0, "base.vmdk");
+	add_delta(&m, "leaf.vmdk", leaf, 1, 0x10, 0x20, "mid.vmdk");
+	for (size_t o = 0; o < sizeof(want); o++) {
+		size_t g = o / 4096;
+		char l = leaf[g], mm = mid[g];
+
+		want[o] = l == 'D'   ? pattern_byte(1, o)
+			  : l == 'Z' ? 0
+			  : mm == 'D' ? pattern_byte(2, o)
+			  : mm == 'Z' ? 0
+				      : pattern_byte(3, o);
+	}
+	ASSERT_OK(open_chain(&m, "leaf.vmdk", false, &d));
+	ASSERT_U64_EQ(d->size, sizeof(got));
+	ASSERT_OK(disk_read(d, got, sizeof(got), 0));
+	ASSERT(memcmp(got, want, sizeof(got)) == 0);
+	/* A read across grains of all three levels. */
+	ASSERT_OK(disk_read(d, got, 3 * 4096 + 100, 4000));
+	ASSERT(memcmp(got, want + 4000, 3 * 4096 + 100) == 0);
+	/* The zeroed grain in the leaf hides the base's data; the one in mid too. */
+	ASSERT_OK(disk_status(d, 4 * 4096, 4096, &run));
+	ASSERT_EQ(run.state, DISK_ZERO);
+	ASSERT_OK(disk_status(d, 5 * 4096, 4096, &run));
+	ASSERT_EQ(run.state, DISK_ZERO);
+	ASSERT_OK(disk_status(d, 4 * 4096, d->size, &run));
+	ASSERT_U64_EQ(run.len, 2 * 4096);
+	ASSERT_OK(disk_status(d, 0, 4096, &run));
+	ASSERT_EQ(run.state, DISK_DATA);
+	ASSERT(run.src == memfs_get(&m, "base-flat.vmdk"));
+	/* The descriptor above the chain is the leaf's. */
+	ASSERT_STREQ(vmdk_get_desc(d)->parent_hint, "mid.vmdk");
+	disk_unref(d);
+	memfs_free(&m);
+}
+
+TEST(parent_hints_resolve_beside_the_child)
+{
+	static const struct {
+		const char *hint, *want;
+	} ok[] = {
+		{ "base.vmdk", "base.vmdk" },
+		{ "/vmfs/volumes/5f1e-aa/vm/base.vmdk", "base.vmdk" },
+		{ "C:\\Users\\me\\VMs\\vm\\base.vmdk", "base.vmdk" },
+		{ "D:base.vmdk", "base.vmdk" },
+		{ "\\\\server\\share\\vm\\base.vmdk", "base.vmdk" },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct memfs m = { 0 };
+		struct disk *d;
+
+		add_flat(&m, "", "base.vmdk", 7, VMDK_CID_NONE, NULL, "base-flat.vmdk", 8192, 3);
+		add_delta(&m, "leaf.vmdk", "..", 1, 8, 7, ok[i].hint);
+		if (open_chain(&m, "leaf.vmdk", false, &d) < 0)
+			HARNESS_FAIL("hint \"%s\": %s", ok[i].hint, E->msg);
+		disk_unref(d);
+		memfs_free(&m);
+	}
+}
+
+TEST(a_parent_in_a_subdirectory_resolves_its_files_there)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+	uint8_t b[16];
+
+	/* The leaf's hint names sub\mid.vmdk, mid's names base.vmdk: that is sub/base.vmdk,
+	 * whose extent base-flat.vmdk is sub/base-flat.vmdk, as is mid's second extent. */
+	add_flat(&m, "sub/", "base.vmdk", 7, VMDK_CID_NONE, NULL, "base-flat.vmdk", 8192, 3);
+	memfs_add(&m, "sub/mid.vmdk",
+		  text_src("CID=00000009\nparentCID=00000007\ncreateType=\"custom\"\n"
+			   "parentFileNameHint=\"base.vmdk\"\n"
+			   "RW 8 ZERO\nRW 8 FLAT \"base-flat.vmdk\" 0\n",
+			   "sub/mid.vmdk"));
+	add_delta(&m, "leaf.vmdk", "..", 1, 8, 9, "sub\\mid.vmdk");
+	ASSERT_OK(open_chain(&m, "leaf.vmdk", false, &d));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 4096));
+	ASSERT(b[0] == pattern_byte(3, 0) && b[15] == pattern_byte(3, 15));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	ASSERT(b[0] == 0 && b[15] == 0);
+	disk_unref(d);
+	memfs_free(&m);
+}
+
+TEST(refusals_name_the_child_and_the_structure)
+{
+	static const struct {
+		const char *hint;
+		int code;
+		const char *want;
+	} bad[] = {
+		{ "../base.vmdk", -EPERM, "parentFileNameHint \"../base.vmdk\" leaves the child's "
+					  "directory" },
+		{ "sub/../../base.vmdk", -EPERM, "\"..\"" },
+		{ "..\\base.vmdk", -EPERM, "leaves the child's directory" },
+		{ "/vmfs/volumes/ds/vm/", -EINVAL, "names no file" },
+		{ "C:\\", -EINVAL, "names no file" },
+		{ "nowhere.vmdk", -ENOENT, "leaf.vmdk: cannot open its parent (parentFileNameHint "
+					   "\"nowhere.vmdk\"): nowhere.vmdk: no such file" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct memfs m = { 0 };
+		struct disk *d = NULL;
+		int r;
+
+		add_flat(&m, "", "base.vmdk", 7, VMDK_CID_NONE, NULL, "base-flat.vmdk", 8192, 3);
+		add_delta(&m, "leaf.vmdk", "..", 1, 8, 7, bad[i].hint);
+		r = open_chain(&m, "leaf.vmdk", false, &d);
+		if (r != bad[i].code || !strstr(E->msg, bad[i].want))
+			HARNESS_FAIL("hint \"%s\": %d \"%s\", want %d and \"%s\"", bad[i].hint, r,
+				     E->msg, bad[i].code, bad[i].want);
+		ASSERT(!strchr(E->msg, '\n'));
+		memfs_free(&m);
+	}
+}
+
+TEST(a_parent_hint_is_needed)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+
+	memfs_add(&m, "f.raw", pattern_src(4096, 1, "f.raw"));
+	memfs_add(&m, "x.vmdk", text_src("createType=\"monolithicFlat\"\nparentCID=abcdef01\n"
+					 "RW 8 FLAT \"f.raw\"\n", "x.vmdk"));
+	ASSERT_ERR(open_chain(&m, "x.vmdk", false, &d), -EINVAL,
+		   "x.vmdk: parentCID=abcdef01 makes it a snapshot delta, but no "
+		   "parentFileNameHint names its parent");
+	memfs_free(&m);
+}
+
+TEST(cid_mismatch_is_refused_unless_ignore_cid)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+	uint8_t b[8];
+
+	add_flat(&m, "", "base.vmdk", 0x1234abcd, VMDK_CID_NONE, NULL, "base-flat.vmdk", 8192, 3);
+	add_delta(&m, "mid.vmdk", "..", 2, 0x20, 0x1234abcd, "base.vmdk");
+	add_delta(&m, "leaf.vmdk", "D.", 1, 0x10, 0x21, "mid.vmdk");
+	ASSERT_ERR(open_chain(&m, "leaf.vmdk", false, &d), -EINVAL,
+		   "leaf.vmdk: parentCID=00000021 does not match the CID=00000020 of its "
+		   "parent mid.vmdk");
+	ASSERT(strstr(E->msg, "-o ignore_cid"));
+	ASSERT_OK(open_chain(&m, "leaf.vmdk", true, &d));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 4096));
+	ASSERT(b[0] == pattern_byte(3, 4096));
+	disk_unref(d);
+	memfs_free(&m);
+}
+
+TEST(a_bare_sparse_parent_has_no_cid)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+	uint8_t b[8];
+
+	memfs_add(&m, "base.vmdk", sparse_src("base.vmdk", "DD", 4, NULL));
+	add_delta(&m, "leaf.vmdk", ".D", 1, 0x10, 0x20, "base.vmdk");
+	ASSERT_ERR(open_chain(&m, "leaf.vmdk", false, &d), -EINVAL, "has no CID");
+	ASSERT_OK(open_chain(&m, "leaf.vmdk", true, &d));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	ASSERT(b[0] == pattern_byte(4, 0));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 4096));
+	ASSERT(b[0] == pattern_byte(1, 4096));
+	disk_unref(d);
+	memfs_free(&m);
+}
+
+TEST(loops_are_refused)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+
+	/* a -> b -> a, and a file that is its own parent; no CID could satisfy a loop, so
+	 * ignore_cid must not get past it either. */
+	add_delta(&m, "a.vmdk", "..", 1, 0xa, 0xb, "b.vmdk");
+	add_delta(&m, "b.vmdk", "..", 2, 0xb, 0xa, "a.vmdk");
+	add_delta(&m, "self.vmdk", "..", 3, 0xc, 0xc, "self.vmdk");
+	ASSERT_ERR(open_chain(&m, "a.vmdk", true, &d), -ELOOP,
+		   "a.vmdk: snapshot chain loops: b.vmdk names a.vmdk as its parent");
+	ASSERT_ERR(open_chain(&m, "b.vmdk", false, &d), -ELOOP, "loops");
+	ASSERT_ERR(open_chain(&m, "self.vmdk", false, &d), -ELOOP,
+		   "self.vmdk names self.vmdk as its parent");
+	memfs_free(&m);
+}
+
+TEST(chains_deeper_than_the_cap_are_refused)
+{
+	struct memfs m = { 0 };
+	struct disk *d;
+	char name[32], hint[32];
+	uint8_t b[4];
+
+	/* d0 over d1 ... over d64, each a flat disk over the same extent: 65 files. */
+	memfs_add(&m, "flat.raw", pattern_src(4096, 5, "flat.raw"));
+	for (unsigned i = 0; i <= DISK_CHAIN_MAX_DEPTH; i++) {
+		snprintf(name, sizeof(name), "d%u.vmdk", i);
+		snprintf(hint, sizeof(hint), "d%u.vmdk", i + 1);
+		add_flat(&m, "", name, i, i == DISK_CHAIN_MAX_DEPTH ? VMDK_CID_NONE : i + 1,
+			 i == DISK_CHAIN_MAX_DEPTH ? NULL : hint, "flat.raw", 4096, 0);
+	}
+	ASSERT_ERR(open_chain(&m, "d0.vmdk", false, &d), -EFBIG,
+		   "d0.vmdk: snapshot chain deeper than 64 files");
+	/* From d1 it is 64 files: the most we open. */
+	ASSERT_OK(open_chain(&m, "d1.vmdk", false, &d));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	ASSERT(b[0] == pattern_byte(5, 0));
+	disk_unref(d);
+	memfs_free(&m);
+}
+
+TEST(levels_are_opened_once_for_several_chains)
+{
+	struct memfs m = { 0 };
+	struct vmdk_levels *levels;
+	struct vmdk_opts o = { .open_file = memfs_open, .opaque = &m };
+	struct disk *a, *b, *c, *d;
+	uint8_t x[8], y[8];
+
+	add_flat(&m, "", "base.vmdk", 7, VMDK_CID_NONE, NULL, "base-flat.vmdk", 8192, 3);
+	add_delta(&m, "s1.vmdk", "D.", 1, 8, 7, "base.vmdk");
+	add_delta(&m, "s2.vmdk", ".D", 2, 9, 8, "s1.vmdk");
+	/* Without a set every call opens its own levels. */
+	ASSERT_OK(vmdk_open(memfs_get(&m, "base.vmdk"), &o, &a, E));
+	ASSERT_OK(vmdk_open(memfs_get(&m, "base.vmdk"), &o, &b, E));
+	ASSERT(a != b);
+	disk_unref(a);
+	disk_unref(b);
+	/* With one, the current state's chain and a snapshot's share s1 and base. */
+	ASSERT_OK(vmdk_levels_new(&levels));
+	o.levels = levels;
+	ASSERT_OK(vmdk_open(memfs_get(&m, "s2.vmdk"), &o, &a, E));
+	ASSERT_OK(vmdk_open(memfs_get(&m, "s1.vmdk"), &o, &b, E));
+	ASSERT_OK(vmdk_open(memfs_get(&m, "base.vmdk"), &o, &c, E));
+	ASSERT_OK(vmdk_open(memfs_get(&m, "base.vmdk"), &o, &d, E));
+	ASSERT(c == d);
+	ASSERT(vmdk_get_desc(b) != vmdk_get_desc(a));
+	disk_unref(d);
+	ASSERT_OK(vmdk_open(memfs_get(&m, "s1.vmdk"), &o, &d, E));
+	ASSERT(vmdk_get_desc(b) == vmdk_get_desc(d));
+	vmdk_levels_free(levels);
+	/* The disks keep their levels after the set is gone. */
+	ASSERT_OK(disk_read(a, x, sizeof(x), 0));
+	ASSERT_OK(disk_read(b, y, sizeof(y), 0));
+	ASSERT(x[0] == pattern_byte(1, 0) && memcmp(x, y, sizeof(x)) == 0);
+	ASSERT_OK(disk_read(a, x, sizeof(x), 4096));
+	ASSERT(x[0] == pattern_byte(2, 4096));
+	ASSERT_OK(disk_read(b, y, sizeof(y), 4096));
+	ASSERT(y[0] == pattern_byte(3, 4096));
+	disk_unref(a);
+	disk_unref(b);
+	disk_unref(c);
+	disk_unref(d);
+	memfs_free(&m);
 }
