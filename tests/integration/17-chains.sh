@@ -102,32 +102,37 @@ with open(path, "r+b") as f:
 EOF
 }
 
+# Each case works on a copy of $TEST_TMP/pristine: b.vmdk under b-000001 and b-000002.
+pristine() {
+	mkdir -p "$(dirname "$1")"
+	cp -a --sparse=always "$TEST_TMP/pristine" "$1"
+}
+
 refusals() {
 	local dir=$TEST_TMP/bad mnt=$TEST_TMP/mnt-bad out cid
-	mkdir -p "$dir/cid" "$dir/loop" "$dir/missing" "$dir/up/vm"
 
 	step "CID mismatch"
-	bash "$GEN" "$dir/cid" d monolithicSparse 1 >/dev/null
+	pristine "$dir/cid"
 	# Writing the base after its delta was made gives it a new CID.
-	qemu-io -f vmdk -c 'write -P 0x99 0 64k' "$dir/cid/d.vmdk" >/dev/null
+	qemu-io -f vmdk -c 'write -P 0x99 0 64k' "$dir/cid/b.vmdk" >/dev/null
 	record_src cid "$dir"/cid/*
-	expect_mount_fail "$dir/cid/d-000001.vmdk" \
-		'd-000001\.vmdk: parentCID=[0-9a-f]{8} does not match the CID=[0-9a-f]{8} of its parent .*d\.vmdk.*-o ignore_cid'
+	expect_mount_fail "$dir/cid/b-000001.vmdk" \
+		'b-000001\.vmdk: parentCID=[0-9a-f]{8} does not match the CID=[0-9a-f]{8} of its parent .*b\.vmdk.*-o ignore_cid'
 	# qemu refuses the chain too; it reads a copy whose parentCID was set to the new CID.
 	mkdir -p "$dir/cid-fixed"
 	cp "$dir"/cid/* "$dir/cid-fixed/"
-	cid=$(grep -ao '^CID=[0-9a-f]*' "$dir/cid/d.vmdk" | head -1)
-	edit_desc "$dir/cid-fixed/d-000001.vmdk" \
+	cid=$(grep -ao '^CID=[0-9a-f]*' "$dir/cid/b.vmdk" | head -1)
+	edit_desc "$dir/cid-fixed/b-000001.vmdk" \
 		"__import__('re').sub('parentCID=[0-9a-f]+', 'parent${cid}', t)"
-	vmfs_mount "$dir/cid/d-000001.vmdk" "$mnt" -o ignore_cid
-	out=$(qemu-img compare -f vmdk "$dir/cid-fixed/d-000001.vmdk" -F raw "$mnt/disk.raw" 2>&1) ||
+	vmfs_mount "$dir/cid/b-000002.vmdk" "$mnt" -o ignore_cid
+	out=$(qemu-img compare -f vmdk "$dir/cid-fixed/b-000002.vmdk" -F raw "$mnt/disk.raw" 2>&1) ||
 		fail "-o ignore_cid: $out"
-	ok "-o ignore_cid mounts it: the delta over the base as it is now"
+	ok "-o ignore_cid mounts it: the deltas over the base as it is now"
 	vmfs_umount "$mnt"
 	assert_src_unchanged cid
 
 	step "a loop: b2 -> b1 -> b2"
-	bash "$GEN" "$dir/loop" b monolithicSparse 2 >/dev/null
+	pristine "$dir/loop"
 	edit_desc "$dir/loop/b-000001.vmdk" 't.replace("parentFileNameHint=\"b.vmdk\"", "parentFileNameHint=\"b-000002.vmdk\"")'
 	grep -aq 'parentFileNameHint="b-000002.vmdk"' "$dir/loop/b-000001.vmdk" || fail "edit failed"
 	expect_mount_fail "$dir/loop/b-000002.vmdk" 'b-000002\.vmdk: snapshot chain loops: .*b-000001\.vmdk names .*b-000002\.vmdk as its parent'
@@ -137,47 +142,47 @@ refusals() {
 		-o ignore_cid
 
 	step "a missing parent"
-	bash "$GEN" "$dir/missing" m monolithicSparse 1 >/dev/null
-	rm "$dir/missing/m.vmdk"
-	expect_mount_fail "$dir/missing/m-000001.vmdk" \
-		'm-000001\.vmdk: cannot open its parent \(parentFileNameHint "m\.vmdk"\).*No such file'
+	pristine "$dir/missing"
+	rm "$dir/missing/b.vmdk"
+	expect_mount_fail "$dir/missing/b-000002.vmdk" \
+		'b-000001\.vmdk: cannot open its parent \(parentFileNameHint "b\.vmdk"\).*No such file'
 
 	step "a parent outside the child's directory"
-	bash "$GEN" "$dir/up/vm" u monolithicSparse 1 >/dev/null
-	mv "$dir/up/vm/u.vmdk" "$dir/up/u.vmdk"
-	edit_desc "$dir/up/vm/u-000001.vmdk" 't.replace("parentFileNameHint=\"u.vmdk\"", "parentFileNameHint=\"../u.vmdk\"")'
-	expect_mount_fail "$dir/up/vm/u-000001.vmdk" \
-		'u-000001\.vmdk: parentFileNameHint "\.\./u\.vmdk" leaves the child.s directory.*refused'
+	pristine "$dir/up/vm"
+	mv "$dir/up/vm/b.vmdk" "$dir/up/b.vmdk"
+	edit_desc "$dir/up/vm/b-000001.vmdk" 't.replace("parentFileNameHint=\"b.vmdk\"", "parentFileNameHint=\"../b.vmdk\"")'
+	expect_mount_fail "$dir/up/vm/b-000002.vmdk" \
+		'b-000001\.vmdk: parentFileNameHint "\.\./b\.vmdk" leaves the child.s directory.*refused'
 }
 
-subtest "depth 1, monolithicSparse base" check_chain depth1 monolithicSparse 1
-subtest "depth 2, monolithicFlat base, absolute hints" check_chain depth2 monolithicFlat 2 --absolute
-subtest "depth 5, streamOptimized base, zeroed grains" check_chain depth5 streamOptimized 5 --zeroed-grain
 # A chain inside an .ova: the OVF names the leaf (as guest-disk1.vmdk, make-ova.py's
-# name); its parents are members beside it under their own names, found
-# through the package's resolver (the absolute hints by their last component).  A hint
-# naming a subdirectory is not a member name and is refused.
+# name); its parents are members beside it under their own names, found through the
+# package's resolver.  A hint naming a subdirectory is not a member name and is refused.
 in_ova() {
 	local dir=$TEST_TMP/ova mnt=$TEST_TMP/mnt-ova out
-	mkdir -p "$dir"
-	bash "$GEN" --absolute "$dir" o monolithicSparse 2 >/dev/null
+	pristine "$dir"
 	python3 "$VMFS_ROOT/tests/gen/make-ova.py" --manifest none -o "$dir/guest.ova" \
-		"$dir/o-000002.vmdk"
-	tar -C "$dir" -rf "$dir/guest.ova" o.vmdk o-000001.vmdk
+		"$dir/b-000002.vmdk"
+	tar -C "$dir" -rf "$dir/guest.ova" b.vmdk b-000001.vmdk
 	record_src ova "$dir/guest.ova"
 	vmfs_mount "$dir/guest.ova" "$mnt"
-	out=$(qemu-img compare -f vmdk "$dir/o-000002.vmdk" -F qcow2 "$mnt/disk.qcow2" 2>&1) ||
+	out=$(qemu-img compare -f vmdk "$dir/b-000002.vmdk" -F qcow2 "$mnt/disk.qcow2" 2>&1) ||
 		fail "disk.qcow2 of the .ova: $out"
 	ok "the chain in the .ova reads as qemu-img reads the files"
 	vmfs_umount "$mnt"
 	assert_src_unchanged ova
 	cp "$dir/guest.ova" "$dir/sub.ova"
 	edit_desc "$dir/sub.ova" \
-		"__import__('re').sub('parentFileNameHint=\"[^\"]*\"', 'parentFileNameHint=\"sub/o-000001.vmdk\"', t)" \
+		"__import__('re').sub('parentFileNameHint=\"[^\"]*\"', 'parentFileNameHint=\"sub/b-000001.vmdk\"', t)" \
 		guest-disk1.vmdk
 	expect_mount_fail "$dir/sub.ova" \
-		'guest-disk1\.vmdk: cannot open its parent .*"sub/o-000001\.vmdk" named by a descriptor is not a plain member name; refused'
+		'guest-disk1\.vmdk: cannot open its parent .*"sub/b-000001\.vmdk" named by a descriptor is not a plain member name; refused'
 }
 
+mkdir "$TEST_TMP/pristine"
+bash "$GEN" "$TEST_TMP/pristine" b monolithicSparse 2 >/dev/null
+subtest "depth 1, monolithicSparse base" check_chain depth1 monolithicSparse 1
+subtest "depth 2, monolithicFlat base, absolute hints" check_chain depth2 monolithicFlat 2 --absolute
+subtest "depth 5, streamOptimized base, zeroed grains" check_chain depth5 streamOptimized 5 --zeroed-grain
 subtest "refusals" refusals
 subtest "a chain inside an .ova" in_ova

@@ -8,9 +8,10 @@
 # Each disk.raw/disk.qcow2 (and disk2) is identical to qemu-img's reading of the file the
 # state stands on, each disk.qcow2 passes qemu-img check, each domain.xml passes
 # virt-xml-validate and all three define side by side on one libvirt test connection
-# (distinct names; the snapshots' have no uuid).  The source files are unchanged.  A
-# .vmsd naming a file outside the VM's directory, and a snapshot whose disk is missing,
-# are refused with one line naming the .vmsd or the snapshot.
+# (distinct names; the snapshots' have no uuid).  The source files are unchanged.  Disks
+# removed from the .vmx since a snapshot come back in it, independent disks are in every
+# state.  A .vmsd naming a file outside the VM's directory, and a snapshot whose disk is
+# missing, are refused with one line naming the .vmsd or the snapshot.
 . "$(dirname "$0")/../lib/common.sh"
 
 GEN=$VMFS_ROOT/tests/gen/make-vm-snapshots.sh
@@ -87,6 +88,36 @@ three_states() {
 	assert_src_unchanged vm
 }
 
+# The .vmx changed since the snapshots: the data disk removed (snapshot 2 still has it:
+# it comes back as its last disk, on a SATA controller the .vmx no longer has) and an
+# independent disk added on scsi0:1 (no snapshot captures it: every state shows it).
+changed_vmx() {
+	local dir=$TEST_TMP/changed mnt=$TEST_TMP/mnt-changed out
+	cp -a --sparse=always "$TEST_TMP/orig" "$dir"
+	bash "$VMFS_ROOT/tests/gen/make-chain.sh" --pattern 13 "$dir" indep monolithicSparse 0 \
+		>/dev/null
+	sed -i '/^sata0/d' "$dir/guest.vmx"
+	printf '%s\n' 'scsi0:1.present = "TRUE"' 'scsi0:1.fileName = "indep.vmdk"' \
+		'scsi0:1.mode = "independent-persistent"' >>"$dir/guest.vmx"
+	vmfs_mount "$dir/guest.vmx" "$mnt"
+	same_disk "$dir/guest-000002.vmdk" "$mnt/disk"
+	same_disk "$dir/indep.vmdk" "$mnt/disk2"
+	[ ! -e "$mnt/disk3.raw" ] || fail "the current state has a third disk"
+	same_disk "$dir/guest.vmdk" "$mnt/$S1/disk"
+	same_disk "$dir/indep.vmdk" "$mnt/$S1/disk2"
+	[ ! -e "$mnt/$S1/disk3.raw" ] || fail "snapshot 1 has a third disk"
+	same_disk "$dir/guest-000001.vmdk" "$mnt/$S2/disk"
+	same_disk "$dir/indep.vmdk" "$mnt/$S2/disk2"
+	same_disk "$dir/data.vmdk" "$mnt/$S2/disk3"
+	out=$(virt-xml-validate "$mnt/$S2/domain.xml" domain 2>&1) || fail "virt-xml-validate: $out"
+	echo '<node/>' >"$TEST_TMP/node2.xml"
+	out=$(virsh -q -c "test://$TEST_TMP/node2.xml" define "$mnt/$S2/domain.xml" 2>&1) ||
+		fail "virsh define: $out"
+	grep -q 'bus="sata"' "$mnt/$S2/domain.xml" || fail "the removed SATA disk is not on SATA"
+	ok "a removed disk comes back in the snapshot that has it; an independent one is in all"
+	vmfs_umount "$mnt"
+}
+
 refusals() {
 	local dir=$TEST_TMP/bad
 	cp -a --sparse=always "$TEST_TMP/orig" "$dir"
@@ -104,4 +135,5 @@ refusals() {
 
 bash "$GEN" "$TEST_TMP/orig"
 subtest "three states of a VM with two snapshots" three_states
+subtest "disks added and removed since the snapshots" changed_vmx
 subtest "refusals" refusals
