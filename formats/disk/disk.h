@@ -6,9 +6,10 @@
  * thread-safe and may be called concurrently from FUSE worker threads; decoders never
  * take a per-disk lock around a read.
  *
- * Decoders here: flat (a range of a source), zero, concat (extents end to end), and in
- * their own files the VMDK sparse family.  A delta disk's UNALLOCATED ranges are read
- * from its parent by a chain disk; a leaf decoder reads them as zeros.
+ * Decoders here: flat (a range of a source), zero, concat (extents end to end), chain
+ * (snapshot deltas over their parents), and in their own files the VMDK sparse family.
+ * A delta disk's UNALLOCATED ranges are read from its parent by a chain disk; a decoder
+ * on its own reads them as zeros.
  */
 #ifndef VMFS_DISK_H
 #define VMFS_DISK_H
@@ -92,5 +93,20 @@ int disk_zero_new(uint64_t size, unsigned state, const char *name, struct disk *
  * returns a new reference to parts[0]. 0 or -errno. */
 int disk_concat_new(struct disk **parts, size_t n, const char *name, struct disk **ret,
 		    struct err *err);
+
+/*
+ * DISK_CHAIN_MAX_DEPTH: levels in a snapshot chain, the leaf and the base included.  ESXi
+ * allows 32 snapshots of a disk (33 files) and recommends far fewer; 64 leaves room,
+ * and bounds the files a hostile descriptor can make us open and the work of one status
+ * call.
+ */
+#define DISK_CHAIN_MAX_DEPTH 64u
+
+/* levels[0] (the leaf) over levels[1] (its parent) ... over levels[n - 1] (the base), as
+ * one disk of the leaf's size: each byte from the first level that did not leave it
+ * UNALLOCATED (see chain.c).  Takes its own reference on each level; with n == 1 returns
+ * a new reference to levels[0].  n over DISK_CHAIN_MAX_DEPTH is -EFBIG. 0 or -errno. */
+int disk_chain_new(struct disk **levels, size_t n, const char *name, struct disk **ret,
+		   struct err *err);
 
 #endif

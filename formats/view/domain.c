@@ -1162,7 +1162,7 @@ static void write_cpu(struct dom *d)
 	end(d);
 }
 
-static void write_document(struct dom *d, const char *name, bool renamed)
+static void write_document(struct dom *d, const char *wanted, const char *name, bool renamed)
 {
 	const struct vm *vm = d->vm;
 	const char *os = osinfo_id(vm);
@@ -1172,15 +1172,25 @@ static void write_document(struct dom *d, const char *name, bool renamed)
 	wr(d, xmlTextWriterStartDocument(d->w, NULL, "UTF-8", NULL));
 	start(d, "domain");
 	attr(d, "type", "kvm");
+	/* The .vmsn that holds a snapshot's own configuration is an undocumented binary
+	 * container: its disks are known from the .vmsd, the rest is today's .vmx. */
+	if (d->o->snapshot)
+		comment(d,
+			"snapshot \"%s\": its disks are the snapshot's; the other hardware is the "
+			"VM's as configured now (.vmx), which may differ from when the snapshot "
+			"was taken (its .vmsn is not read); no uuid, so that it can be defined "
+			"beside the VM",
+			show(b, d->o->snapshot));
 	if (renamed)
 		comment(d,
 			"the source names this VM \"%s\"; libvirt refuses '/' and control "
 			"characters in names and needs one: changed",
-			show(b, vm->name));
+			show(b, wanted));
 	start(d, "name");
 	text(d, name);
 	end(d);
-	if (vm->uuid && strcmp(vm->uuid, "00000000-0000-0000-0000-000000000000") != 0) {
+	if (!d->o->snapshot && vm->uuid &&
+	    strcmp(vm->uuid, "00000000-0000-0000-0000-000000000000") != 0) {
 		start(d, "uuid");
 		text(d, vm->uuid);
 		end(d);
@@ -1279,7 +1289,7 @@ int domain_render(const struct vm *vm, const struct domain_opts *o, char **ret, 
 {
 	struct dom d = { .vm = vm, .o = o };
 	xmlBufferPtr buf = NULL;
-	char b[SHOW_BUF], *name = NULL, *out;
+	char b[SHOW_BUF], *name = NULL, *wanted = NULL, *out;
 	bool renamed;
 	size_t i, len;
 	int r;
@@ -1300,7 +1310,11 @@ int domain_render(const struct vm *vm, const struct domain_opts *o, char **ret, 
 
 	d.disks = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*d.disks));
 	d.cds = calloc(vm->n_cdroms ? vm->n_cdroms : 1, sizeof(*d.cds));
-	if (!d.disks || !d.cds || !(name = domain_name(vm->name, &renamed))) {
+	if (o->snapshot && asprintf(&wanted, "%s (snapshot %s)", vm->name ? vm->name : "vm",
+				    o->snapshot) < 0)
+		wanted = NULL;
+	if (!d.disks || !d.cds || (o->snapshot && !wanted) ||
+	    !(name = domain_name(wanted ? wanted : vm->name, &renamed))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1322,7 +1336,7 @@ int domain_render(const struct vm *vm, const struct domain_opts *o, char **ret, 
 		r = -ENOMEM;
 		goto out;
 	}
-	write_document(&d, name, renamed);
+	write_document(&d, wanted ? wanted : vm->name, name, renamed);
 	xmlFreeTextWriter(d.w); /* flushes into buf */
 	d.w = NULL;
 	if ((r = d.r) < 0)
@@ -1344,6 +1358,7 @@ out:
 	if (buf)
 		xmlBufferFree(buf);
 	free(name);
+	free(wanted);
 	free(d.disks);
 	free(d.cds);
 	if (r == -ENOMEM)

@@ -27,6 +27,10 @@ struct domain_opts {
 	const char *bridge;  /* -o bridge=BR: a bridge interface instead of a network */
 	bool virtio;	     /* -o virtio: virtio disks and NICs */
 	bool transient;	     /* <transient/> on every disk */
+	/* The display name of a snapshot of vm when vm holds its disks, else NULL: the
+	 * domain is named "VM (snapshot NAME)", has no uuid (the VM's own domain has it) and
+	 * says that its hardware is the VM's as it is now. */
+	const char *snapshot;
 };
 
 /* Render vm as a libvirt domain XML document: *ret is malloc'd and NUL-terminated,

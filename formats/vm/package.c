@@ -35,6 +35,7 @@
 #include "manifest.h"
 #include "ovf.h"
 #include "vm.h"
+#include "vmsd.h"
 #include "vmx.h"
 
 #define MAX_DIR_MEMBERS 65536u
@@ -128,16 +129,17 @@ static bool href_ok(const char *href)
 	       strcmp(href, "..") != 0;
 }
 
-/* The extent resolver handed to the VMDK layer: a descriptor inside a package may only
- * name other members of it. */
+/* The resolver handed to the VMDK layer, for extents and snapshot parents: a descriptor
+ * inside a package may only name other members of it.  A parent's absolute ESXi path
+ * arrives here as its last component, the member beside the child. */
 static int pkg_open_extent(void *opaque, const char *file, struct source **ret, struct err *err)
 {
 	struct pkg *p = opaque;
 
 	if (!href_ok(file))
 		return err_set(err, EPERM,
-			       "%s: extent file \"%s\" is not a plain member name; refused", p->name,
-			       file);
+			       "%s: file \"%s\" named by a descriptor is not a plain member name; "
+			       "refused", p->name, file);
 	return pkg_open_member(p, file, ret, err);
 }
 
@@ -463,14 +465,15 @@ static int add_disk_views(struct export *e, const char *prefix, unsigned k, stru
 }
 
 /* prefix/domain.xml for vm, its disks at qcow2[i] (relative to the mount; NULL when
- * vm->disks[i] has no view). */
+ * vm->disks[i] has no view); snapshot is the display name when vm is a snapshot's. */
 static int add_domain(struct export *e, const struct vm *vm, const char *prefix,
-		      char **qcow2, const struct export_opts *o, struct err *err)
+		      char **qcow2, const char *snapshot, const struct export_opts *o,
+		      struct err *err)
 {
 	CLEANUP_FREE char *path = NULL, *xml = NULL;
 	char **abs = NULL;
 	struct domain_opts dopts = { .network = o->network, .bridge = o->bridge,
-				     .virtio = o->virtio };
+				     .virtio = o->virtio, .snapshot = snapshot };
 	struct view *v = NULL;
 	size_t len = 0;
 	int r = 0;
@@ -624,7 +627,7 @@ static int open_package(struct export *e, struct pkg *p, size_t ovf_idx,
 				break;
 		}
 		if (r == 0)
-			r = add_domain(e, vm, prefix ? prefix : "", qcow2, o, err);
+			r = add_domain(e, vm, prefix ? prefix : "", qcow2, NULL, o, err);
 		for (size_t i = 0; i < vm->n_disks; i++)
 			free(qcow2[i]);
 		free(qcow2);
@@ -682,59 +685,230 @@ static int vmx_disk_path(const char *dir, const char *file, const char *vmx, cha
 	return 0;
 }
 
+/* Read the small text file path (a .vmx or .vmsd) whole. */
+static int read_text(const char *path, char **ret, size_t *ret_len, struct err *err)
+{
+	struct source *src = NULL;
+	int r;
+
+	r = source_file_open(path, NULL, &src, err);
+	if (r < 0)
+		return r;
+	if (src->size > VMX_MAX_BYTES)
+		r = err_set(err, EFBIG, "%s: %" PRIu64 " bytes, over the cap of %u for this file",
+			    path, src->size, VMX_MAX_BYTES);
+	else
+		r = source_read_all(src, VMX_MAX_BYTES, ret, ret_len, err);
+	source_unref(src);
+	return r;
+}
+
+/* One state of a VM (the current one, or a snapshot's when snapshot is its display
+ * name): its disks, opened beside the .vmx, as views under prefix, and prefix/domain.xml. */
+static int add_vm_state(struct export *e, const struct vm *vm, const char *vmx, const char *dir,
+			const char *prefix, const char *snapshot, const struct vmdk_opts *vo,
+			const struct export_opts *o, struct err *err)
+{
+	char **qcow2 = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*qcow2));
+	unsigned k = 0;
+	int r = 0;
+
+	if (!qcow2)
+		return err_set(err, ENOMEM, "%s: out of memory", vmx);
+	for (size_t i = 0; i < vm->n_disks && r == 0; i++) {
+		CLEANUP_FREE char *disk_path = NULL;
+		struct err why = { 0 };
+		struct disk *d = NULL;
+
+		r = vmx_disk_path(dir, vm->disks[i].file, vmx, &disk_path, &why);
+		if (r == 0)
+			r = vmdk_open_path(disk_path, vo, &d, &why);
+		/* Say which snapshot a broken disk belongs to: its chain is not the VM's. */
+		if (r < 0 && snapshot)
+			err_set(err, -r, "%s: snapshot \"%s\": %s", vmx, snapshot, why.msg);
+		else if (r < 0)
+			err_set(err, -r, "%s", why.msg);
+		if (r == 0)
+			r = add_disk_views(e, prefix, ++k, d, &qcow2[i], err);
+		disk_unref(d);
+	}
+	if (r == 0)
+		r = add_domain(e, vm, prefix, qcow2, snapshot, o, err);
+	for (size_t i = 0; i < vm->n_disks; i++)
+		free(qcow2[i]);
+	free(qcow2);
+	return r;
+}
+
+static const char *bus_prefix(enum vm_bus b)
+{
+	switch (b) {
+	case VM_BUS_SCSI: return "scsi";
+	case VM_BUS_SATA: return "sata";
+	case VM_BUS_IDE: return "ide";
+	case VM_BUS_NVME: return "nvme";
+	default: return NULL;
+	}
+}
+
+/* Whether the .vmx says disk i is independent: a snapshot does not capture it, and going
+ * back to the snapshot keeps what it holds now. */
+static bool disk_independent(const struct vm *vm, size_t i)
+{
+	const struct vm_disk *vd = &vm->disks[i];
+	const struct vm_controller *c;
+	const char *mode, *bus;
+	char key[64];
+
+	if (vd->controller < 0 || (size_t)vd->controller >= vm->n_controllers)
+		return false;
+	c = &vm->controllers[vd->controller];
+	bus = bus_prefix(c->bus);
+	if (!bus)
+		return false;
+	snprintf(key, sizeof(key), "%s%u:%d.mode", bus, c->index, vd->unit);
+	mode = vmx_value(vm, key);
+	return mode && strncasecmp(mode, "independent", 11) == 0;
+}
+
+/* The VM as it was at snapshot s: the .vmx's model, its disks replaced node by node by
+ * the snapshot's.  A disk of the .vmx the snapshot does not list was added after it (or
+ * is independent, and kept); a disk only the snapshot lists was removed since, and comes
+ * back on its controller (added, of unknown model, when that is gone too).  *ret shares
+ * every string with vm and s: free it with snapshot_vm_free. */
+static int snapshot_vm(const struct vm *vm, const struct vmsd_snapshot *s, struct vm *ret)
+{
+	bool *used = calloc(s->n_disks ? s->n_disks : 1, sizeof(*used));
+	size_t max_disks = vm->n_disks + s->n_disks;
+
+	*ret = *vm;
+	ret->disks = calloc(max_disks ? max_disks : 1, sizeof(*ret->disks));
+	ret->controllers = calloc(vm->n_controllers + s->n_disks + 1, sizeof(*ret->controllers));
+	ret->n_disks = 0;
+	if (!used || !ret->disks || !ret->controllers) {
+		free(used);
+		return -ENOMEM;
+	}
+	memcpy(ret->controllers, vm->controllers, vm->n_controllers * sizeof(*vm->controllers));
+	for (size_t i = 0; i < vm->n_disks; i++) {
+		const struct vm_disk *vd = &vm->disks[i];
+		const struct vm_controller *c =
+			vd->controller >= 0 ? &vm->controllers[vd->controller] : NULL;
+		size_t m;
+
+		for (m = 0; c && m < s->n_disks; m++)
+			if (!used[m] && s->disks[m].bus == c->bus && s->disks[m].ctl == c->index &&
+			    (int)s->disks[m].unit == vd->unit)
+				break;
+		if (c && m < s->n_disks) {
+			used[m] = true;
+			ret->disks[ret->n_disks] = *vd;
+			ret->disks[ret->n_disks++].file = s->disks[m].file;
+		} else if (disk_independent(vm, i)) {
+			ret->disks[ret->n_disks++] = *vd;
+		}
+	}
+	for (size_t m = 0; m < s->n_disks; m++) {
+		struct vm_disk *vd;
+		size_t c;
+
+		if (used[m])
+			continue;
+		for (c = 0; c < ret->n_controllers; c++)
+			if (ret->controllers[c].bus == s->disks[m].bus &&
+			    ret->controllers[c].index == s->disks[m].ctl)
+				break;
+		if (c == ret->n_controllers) {
+			ret->controllers[c] = (struct vm_controller){ .bus = s->disks[m].bus,
+								      .index = s->disks[m].ctl };
+			ret->n_controllers++;
+		}
+		vd = &ret->disks[ret->n_disks++];
+		*vd = (struct vm_disk){ .file = s->disks[m].file, .controller = (int)c,
+					.unit = (int)s->disks[m].unit };
+	}
+	free(used);
+	return 0;
+}
+
+static void snapshot_vm_free(struct vm *v)
+{
+	free(v->disks);
+	free(v->controllers);
+}
+
+/* The .vmsd beside the .vmx (same name, .vmsd): each snapshot it lists as
+ * snapshots/NAME/ with its disks and domain.xml.  No .vmsd, no snapshots. */
+static int add_snapshots(struct export *e, const char *vmx, const char *dir, const struct vm *vm,
+			 const struct vmdk_opts *vo, const struct export_opts *o, struct err *err)
+{
+	CLEANUP_FREE char *path = NULL, *text = NULL;
+	size_t n = strlen(vmx), len;
+	struct vmsd *v = NULL;
+	struct err why = { 0 };
+	int r;
+
+	if (ends_with(vmx, ".vmx"))
+		n -= 4;
+	if (asprintf(&path, "%.*s.vmsd", (int)n, vmx) < 0)
+		return err_set(err, ENOMEM, "%s: out of memory", vmx);
+	r = read_text(path, &text, &len, &why);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return err_set(err, -r, "%s", why.msg);
+	r = vmsd_parse(text, len, path, &v, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < v->n && r == 0; i++) {
+		const struct vmsd_snapshot *s = &v->snaps[i];
+		CLEANUP_FREE char *prefix = NULL;
+		struct vm snap;
+
+		if (asprintf(&prefix, "snapshots/%s/", s->dir) < 0) {
+			r = err_set(err, ENOMEM, "%s: out of memory", vmx);
+			break;
+		}
+		r = snapshot_vm(vm, s, &snap);
+		if (r == 0)
+			r = add_vm_state(e, &snap, vmx, dir, prefix, s->name ? s->name : s->dir, vo,
+					 o, err);
+		else
+			r = err_set(err, ENOMEM, "%s: out of memory", vmx);
+		snapshot_vm_free(&snap);
+	}
+	vmsd_free(v);
+	return r;
+}
+
 int package_open_vmx(struct export *e, const char *path, const struct export_opts *o,
 		     struct err *err)
 {
 	struct vmdk_opts vo = { .ignore_cid = o->ignore_cid };
 	CLEANUP_FREE char *text = NULL, *dir = NULL;
 	const char *slash = strrchr(path, '/');
-	struct source *src = NULL;
 	struct vm *vm = NULL;
-	char **qcow2 = NULL;
 	size_t len;
-	unsigned k = 0;
 	int r;
 
 	dir = slash ? strndup(path, (size_t)(slash - path) + 1) : strdup("");
 	if (!dir)
 		return err_set(err, ENOMEM, "%s: out of memory", path);
-	r = source_file_open(path, NULL, &src, err);
-	if (r < 0)
-		return r;
-	if (src->size > VMX_MAX_BYTES)
-		r = err_set(err, EFBIG, "%s: %" PRIu64 " bytes, over the cap of %u for a .vmx",
-			    path, src->size, VMX_MAX_BYTES);
-	else
-		r = source_read_all(src, VMX_MAX_BYTES, &text, &len, err);
-	source_unref(src);
+	r = read_text(path, &text, &len, err);
 	if (r < 0)
 		return r;
 	r = vmx_parse(text, len, path, &vm, err);
 	if (r < 0)
 		return r;
-	qcow2 = calloc(vm->n_disks ? vm->n_disks : 1, sizeof(*qcow2));
-	if (!qcow2) {
+	/* The current state and the snapshots are chains over mostly the same files. */
+	r = vmdk_levels_new(&vo.levels);
+	if (r < 0)
 		r = err_set(err, ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	for (size_t i = 0; i < vm->n_disks; i++) {
-		CLEANUP_FREE char *disk_path = NULL;
-		struct disk *d = NULL;
-
-		r = vmx_disk_path(dir, vm->disks[i].file, path, &disk_path, err);
-		if (r == 0)
-			r = vmdk_open_path(disk_path, &vo, &d, err);
-		if (r == 0)
-			r = add_disk_views(e, "", ++k, d, &qcow2[i], err);
-		disk_unref(d);
-		if (r < 0)
-			goto out;
-	}
-	r = add_domain(e, vm, "", qcow2, o, err);
-out:
-	for (size_t i = 0; qcow2 && i < vm->n_disks; i++)
-		free(qcow2[i]);
-	free(qcow2);
+	if (r == 0)
+		r = add_vm_state(e, vm, path, dir, "", NULL, &vo, o, err);
+	if (r == 0)
+		r = add_snapshots(e, path, dir, vm, &vo, o, err);
+	vmdk_levels_free(vo.levels);
 	vm_free(vm);
 	return r;
 }

@@ -5,7 +5,8 @@
  * optionally verifies the manifest, and adds to the export one disk.raw/disk.qcow2 pair
  * per disk (a directory per VM when there are several) plus source/ with every member.
  * A VMware VM directory (a .vmx and its VMDKs) is opened here too: the same views and
- * domain.xml, from the .vmx.
+ * domain.xml, from the .vmx, and for each snapshot its .vmsd lists, snapshots/NAME/ with
+ * the snapshot's disks and a domain.xml of its own.
  */
 #ifndef VMFS_PACKAGE_H
 #define VMFS_PACKAGE_H
@@ -28,7 +29,8 @@ int package_open_ovf(struct export *e, const char *path, const struct export_opt
 		     struct err *err);
 int package_open_dir(struct export *e, const char *path, const struct export_opts *o,
 		     struct err *err);
-/* A VMware VM: the .vmx at path, its disks opened beside it, and domain.xml. */
+/* A VMware VM: the .vmx at path, its disks opened beside it (snapshot chains followed),
+ * domain.xml, and snapshots/NAME/ for each snapshot in the .vmsd beside it. */
 int package_open_vmx(struct export *e, const char *path, const struct export_opts *o,
 		     struct err *err);
 

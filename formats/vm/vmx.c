@@ -1215,10 +1215,20 @@ static int move_extra(struct vmx *x)
 	return 0;
 }
 
+static void vmx_clear(struct vmx *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->e[i].key);
+		free(x->e[i].lkey);
+		free(x->e[i].val);
+	}
+	free(x->e);
+	free(x->sorted);
+}
+
 int vmx_parse(const char *text, size_t len, const char *name, struct vm **ret, struct err *err)
 {
 	struct vmx x = { .name = name, .err = err };
-	size_t i;
 	int r;
 
 	x.vm = calloc(1, sizeof(*x.vm));
@@ -1246,13 +1256,7 @@ int vmx_parse(const char *text, size_t len, const char *name, struct vm **ret, s
 	if (r >= 0)
 		r = move_extra(&x);
 
-	for (i = 0; i < x.n; i++) {
-		free(x.e[i].key);
-		free(x.e[i].lkey);
-		free(x.e[i].val);
-	}
-	free(x.e);
-	free(x.sorted);
+	vmx_clear(&x);
 	if (r < 0) {
 		vm_free(x.vm);
 		return r;
@@ -1271,4 +1275,94 @@ const char *vmx_value(const struct vm *vm, const char *key)
 		if (!strcasecmp(vm->extra[i].key, key))
 			return vm->extra[i].value;
 	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The same syntax without the device model (.vmsd) */
+
+struct vmx_kv {
+	struct vmx x;
+	char *name;
+};
+
+int vmx_kv_parse(const char *text, size_t len, const char *name, struct vmx_kv **ret,
+		 struct err *err)
+{
+	struct vmx_kv *kv = calloc(1, sizeof(*kv));
+	int r;
+
+	if (!kv || !(kv->name = strdup(name))) {
+		free(kv);
+		return err_set(err, ENOMEM, "%s: out of memory", name);
+	}
+	kv->x.name = kv->name;
+	kv->x.err = err;
+	r = parse_lines(&kv->x, text, len);
+	if (r >= 0)
+		r = build_index(&kv->x);
+	if (r >= 0)
+		r = convert_values(&kv->x);
+	kv->x.err = NULL;
+	if (r < 0) {
+		vmx_kv_free(kv);
+		return r;
+	}
+	*ret = kv;
+	return 0;
+}
+
+const char *vmx_kv_get(const struct vmx_kv *kv, const char *key, unsigned *ret_line)
+{
+	char lkey[256];
+	const struct ent *e;
+	size_t i;
+
+	for (i = 0; key[i] && i + 1 < sizeof(lkey); i++)
+		lkey[i] = lower(key[i]);
+	if (key[i])
+		return NULL; /* longer than any key we ask for */
+	lkey[i] = '\0';
+	e = find(&kv->x, lkey);
+	if (!e)
+		return NULL;
+	if (ret_line)
+		*ret_line = e->line;
+	return e->val;
+}
+
+void vmx_kv_free(struct vmx_kv *kv)
+{
+	if (!kv)
+		return;
+	vmx_clear(&kv->x);
+	free(kv->name);
+	free(kv);
+}
+
+bool vmx_parse_node(const char *node, enum vm_bus *ret_bus, unsigned *ret_ctl,
+		    unsigned *ret_unit)
+{
+	for (size_t k = 0; k < sizeof(bus_kinds) / sizeof(bus_kinds[0]); k++) {
+		const struct bus_kind *bk = &bus_kinds[k];
+		size_t pl = strlen(bk->prefix);
+		const char *s = node;
+		long ctl, unit;
+
+		if (strncasecmp(s, bk->prefix, pl) != 0)
+			continue;
+		s += pl;
+		ctl = scan_index(&s);
+		if (ctl < 0 || *s != ':')
+			return false;
+		s++;
+		unit = scan_index(&s);
+		if (unit < 0 || *s || (unsigned long)ctl >= bk->n_ctl ||
+		    (unsigned long)unit >= bk->n_unit)
+			return false;
+		*ret_bus = bk->bus;
+		*ret_ctl = (unsigned)ctl;
+		*ret_unit = (unsigned)unit;
+		return true;
+	}
+	return false;
 }

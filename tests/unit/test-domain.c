@@ -2,8 +2,8 @@
 /*
  * The domain.xml renderer: inline-built VM models for each translation rule (machine
  * type, firmware, controllers, disk names and slots, NIC models and MACs, -o virtio,
- * -o bridge, names libvirt refuses, substitution comments), and every VM of the OVFs in
- * tests/data/ovf and of the shared corpus when present.  Every rendered document is checked
+ * -o bridge, names libvirt refuses, substitution comments, a snapshot's domain), and
+ * every VM of the OVFs in tests/data/ovf and of the shared corpus when present.  Every rendered document is checked
  * by libvirt itself: virt-xml-validate (the RelaxNG schema) and a define on libvirt's test
  * driver (virsh -c test:///PATH with an empty node, since the default node already holds a
  * domain named "test"; no daemon needed); both come with Debian's libvirt-clients.  Facts
@@ -874,6 +874,34 @@ TEST(cpu_memory_uuid_boot)
 	ASSERT_COMMENT(r.doc, "do not divide");
 	rendered_free(&r);
 	paths_free(paths, 3);
+	vm_free(vm);
+}
+
+TEST(snapshot_of_a_vm)
+{
+	struct vm *vm = vm_new("web");
+	char **paths = paths_new(1);
+	struct domain_opts o = { .disk_paths = (const char *const *)paths, .n_disk_paths = 1,
+				 .snapshot = "before 2.0 / -- \"x\"" };
+	struct rendered r;
+
+	vm->uuid = xstrdup("42011b1a-5e4c-8a21-7c3e-2c5f6a0b9d11");
+	disk(vm, ctl(vm, VM_BUS_SCSI, "lsilogic", 0), 0);
+	RENDER(vm, &o, r);
+	/* Its own name and no uuid, so that it can be defined beside the VM's domain. */
+	ASSERT_XS(r.doc, "string(/domain/name)", "web (snapshot before 2.0 _ -- \"x\")");
+	ASSERT_XN(r.doc, "count(/domain/uuid)", 0);
+	ASSERT_COMMENT(r.doc, "as configured now (.vmx)");
+	ASSERT_COMMENT(r.doc, "changed");
+	ASSERT_XS(r.doc, "string(//disk/source/@file)", "/mnt/x/disk.qcow2");
+	rendered_free(&r);
+	o.snapshot = NULL;
+	RENDER(vm, &o, r);
+	ASSERT_XS(r.doc, "string(/domain/name)", "web");
+	ASSERT_XS(r.doc, "string(/domain/uuid)", "42011b1a-5e4c-8a21-7c3e-2c5f6a0b9d11");
+	ASSERT_XN(r.doc, "count(//comment()[contains(., 'snapshot')])", 0);
+	rendered_free(&r);
+	paths_free(paths, 1);
 	vm_free(vm);
 }
 

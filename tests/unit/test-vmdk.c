@@ -123,7 +123,7 @@ TEST(refusals_name_the_structure)
 	} cases[] = {
 		{ "createType=\"vmfsSparse\"\nRW 8 VMFSSPARSE \"f.raw\"\n", "snapshot", ENOTSUP },
 		{ "createType=\"monolithicFlat\"\nparentCID=abcdef01\nRW 8 FLAT \"f.raw\"\n",
-		  "parentCID", ENOTSUP },
+		  "no parentFileNameHint", EINVAL },
 		{ "createType=\"vmfsRawDeviceMap\"\nRW 8 VMFSRDM \"f.raw\"\n", "RDM", ENOTSUP },
 		{ "createType=\"fancy\"\nRW 8 FLAT \"f.raw\"\n", "fancy", ENOTSUP },
 		{ "createType=\"monolithicFlat\"\nRW 9 FLAT \"f.raw\"\n", "f.raw", EINVAL },
