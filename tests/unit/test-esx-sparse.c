@@ -5,7 +5,7 @@
  * qemu's reader), then read back byte for byte and by status, refused with a message
  * naming the field for each damaged header field, and then damaged at random: every
  * damaged image must either open and read (any bytes, 0 or -EIO) or be refused with a
- * message naming it, never crash under ASan/UBSan.
+ * message naming it, never crash under ASan/UBSan.  Also the descriptors that name them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -513,4 +513,126 @@ TEST(fuzz_cowd)
 TEST(fuzz_sesparse)
 {
 	fuzz(true, 1000, 2);
+}
+
+/* ---- through descriptors ---- */
+
+struct memfs {
+	const char *names[2];
+	struct source *srcs[2];
+};
+
+static int memfs_open(void *opaque, const char *file, struct source **ret, struct err *err)
+{
+	struct memfs *m = opaque;
+
+	for (int i = 0; i < 2 && m->names[i]; i++)
+		if (strcmp(m->names[i], file) == 0) {
+			*ret = source_ref(m->srcs[i]);
+			return 0;
+		}
+	return err_set(err, ENOENT, "%s: no such file", file);
+}
+
+static int open_desc(const char *text, struct memfs *fs, struct disk **ret)
+{
+	struct vmdk_opts o = { .open_file = memfs_open, .opaque = fs };
+	struct source *d;
+	int r;
+
+	ASSERT_OK(source_mem_new(text, strlen(text), "vm.vmdk", &d, E));
+	err_clear(E);
+	r = vmdk_open(d, &o, ret, E);
+	source_unref(d);
+	return r;
+}
+
+TEST(descriptors_open_the_deltas)
+{
+	struct spec sc = { .cap = GTN + 8, .grain = 1, .every = 2 };
+	struct spec ss = { .cap = 8 * GTN, .every = 2 };
+	struct img c = build_cowd(&sc), se = build_ses(&ss, NULL);
+	struct memfs fs = { .names = { "vm-000001-delta.vmdk", "vm-000002-sesparse.vmdk" } };
+	struct disk *d = NULL;
+	uint8_t b[4096];
+
+	ASSERT_OK(source_mem_new(c.b, c.len, "vm-000001-delta.vmdk", &fs.srcs[0], E));
+	ASSERT_OK(source_mem_new(se.b, se.len, "vm-000002-sesparse.vmdk", &fs.srcs[1], E));
+	ASSERT_OK(open_desc(
+		"# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+		"createType=\"vmfsSparse\"\nRW 4104 VMFSSPARSE \"vm-000001-delta.vmdk\"\n",
+		&fs, &d));
+	ASSERT_U64_EQ(d->size, sc.cap * S);
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	for (unsigned i = 0; i < sizeof(b); i++)
+		ASSERT_EQ(b[i], want_byte(&sc, false, i));
+	d = disk_unref(d);
+	ASSERT_OK(open_desc(
+		"createType=\"seSparse\"\nRW 32768 SESPARSE \"vm-000002-sesparse.vmdk\"\n", &fs,
+		&d));
+	ASSERT_U64_EQ(d->size, ss.cap * S);
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	for (unsigned i = 0; i < sizeof(b); i++)
+		ASSERT_EQ(b[i], want_byte(&ss, true, i));
+	d = disk_unref(d);
+	/* The extent line and the header must agree on the size. */
+	ASSERT_ERR(
+		open_desc(
+			"createType=\"seSparse\"\nRW 32760 SESPARSE \"vm-000002-sesparse.vmdk\"\n",
+			&fs, &d),
+		-EINVAL, "capacity of 32768");
+	/* A delta's data file is not a disk without its descriptor. */
+	ASSERT_ERR(vmdk_open(fs.srcs[0], NULL, &d, E), -EINVAL, "mount the descriptor");
+	ASSERT_ERR(vmdk_open(fs.srcs[1], NULL, &d, E), -EINVAL, "seSparse");
+	ASSERT(vmdk_probe(se.b, 8));
+	/* The wrong decoder for the extent type names the file. */
+	ASSERT_ERR(open_desc("createType=\"vmfsSparse\"\nRW 32768 VMFSSPARSE "
+			     "\"vm-000002-sesparse.vmdk\"\n",
+			     &fs, &d),
+		   -EINVAL, "vm-000002-sesparse.vmdk: not a COWD");
+	source_unref(fs.srcs[0]);
+	source_unref(fs.srcs[1]);
+	free(c.b);
+	free(se.b);
+}
+
+TEST(raw_device_maps_are_refused)
+{
+	static const char *const descs[] = {
+		"createType=\"vmfsRawDeviceMap\"\nRW 8 VMFSRDM \"x-rdm.vmdk\"\n",
+		"createType=\"vmfsPassthroughRawDeviceMap\"\nRW 8 VMFSRDM \"x-rdmp.vmdk\"\n",
+		"createType=\"vmfsRDM\"\nRW 8 VMFSRDM \"x-rdm.vmdk\"\n",
+		"createType=\"vmfsRDMP\"\nRW 8 VMFSRDM \"x-rdmp.vmdk\"\n",
+		"createType=\"custom\"\nRW 8 VMFSRAW \"x-rdm.vmdk\"\n",
+	};
+	struct memfs fs = { .names = { NULL } };
+
+	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {
+		struct disk *d = NULL;
+
+		ASSERT_ERR(open_desc(descs[i], &fs, &d), -ENOTSUP, "raw device mapping (RDM)");
+		ASSERT(strstr(E->msg, "vm.vmdk: ") == E->msg && strstr(E->msg, "copy the LUN"));
+		ASSERT(!strchr(E->msg, '\n'));
+	}
+}
+
+TEST(vmfs_thin_and_vmfs_extents)
+{
+	struct memfs fs = { .names = { "t-flat.vmdk" } };
+	uint8_t raw[4096], b[4096];
+	struct disk *d = NULL;
+
+	for (unsigned i = 0; i < sizeof(raw); i++)
+		raw[i] = guest_byte(i);
+	ASSERT_OK(source_mem_new(raw, sizeof(raw), "t-flat.vmdk", &fs.srcs[0], E));
+	ASSERT_OK(open_desc("createType=\"vmfsThin\"\nRW 8 VMFS \"t-flat.vmdk\"\n", &fs, &d));
+	ASSERT_OK(disk_read(d, b, sizeof(b), 0));
+	ASSERT(memcmp(b, raw, sizeof(b)) == 0);
+	d = disk_unref(d);
+	ASSERT_OK(open_desc("createType=\"vmfsEagerZeroedThick\"\nRW 4 vmfs \"t-flat.vmdk\" 4\n",
+			    &fs, &d));
+	ASSERT_OK(disk_read(d, b, 2048, 0));
+	ASSERT(memcmp(b, raw + 2048, 2048) == 0);
+	d = disk_unref(d);
+	source_unref(fs.srcs[0]);
 }
