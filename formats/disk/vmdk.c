@@ -3,9 +3,10 @@
  * A VMDK disk from its descriptor: one disk per extent line, end to end.
  *
  * The file a user names is one of three things: a text descriptor that names its
- * extent files (monolithicFlat, twoGbMaxExtent*, ESXi "vmfs"), a hosted sparse file
- * with the descriptor embedded (monolithicSparse, streamOptimized), or a bare sparse
- * extent with no descriptor at all (one part of a twoGbMaxExtentSparse disk).
+ * extent files (monolithicFlat, twoGbMaxExtent*, ESXi "vmfs" and the snapshot deltas
+ * "vmfsSparse" and "seSparse"), a hosted sparse file with the descriptor embedded
+ * (monolithicSparse, streamOptimized), or a bare sparse extent with no descriptor at all
+ * (one part of a twoGbMaxExtentSparse disk).
  *
  * An embedded descriptor names its own file as the extent.  People rename .vmdk files
  * and the name inside does not follow, so when a sparse file's descriptor has a single
@@ -47,6 +48,7 @@
 #define SECTOR 512u
 #define KDMV_MAGIC 0x564d444bu /* "KDMV" */
 #define COWD_MAGIC 0x44574f43u /* "COWD" */
+#define SESPARSE_MAGIC UINT64_C(0xcafebabe)
 
 /* The disk handed out: the extents' concatenation plus the descriptor it came from, kept
  * for the layers above (adapter type, geometry, uuid), or a chain of such disks and its
@@ -130,6 +132,8 @@ bool vmdk_probe(const void *head, size_t len)
 
 	if (len >= 4 && (le32(head) == KDMV_MAGIC || le32(head) == COWD_MAGIC))
 		return true;
+	if (len >= 8 && le64(head) == SESPARSE_MAGIC)
+		return true;
 	/* A descriptor is short text (an embedded one is found through KDMV); these two
 	 * strings are in every one we have seen.  Binary files that merely contain one,
 	 * such as an .ova holding a VMDK, are not descriptors; but qemu pads descriptor
@@ -144,40 +148,52 @@ bool vmdk_probe(const void *head, size_t len)
 	return has_text(head, len, "# Disk DescriptorFile") || has_text(head, len, "createType");
 }
 
-/* createTypes whose extents we read, and the extent types each may hold. */
+/* A raw device mapping's data is on a LUN (or a host's disk), not in any file we have. */
+static int rdm_refusal(const char *name, const char *what, struct err *err)
+{
+	return err_set(err, ENOTSUP,
+		       "%s: %s is a raw device mapping (RDM): the disk's data is on the mapped "
+		       "LUN, not in the VM's files; copy the LUN to an image first "
+		       "(vmkfstools -i, or dd of the device) and mount that", name, what);
+}
+
+/* createTypes whose extents we read. */
 static int check_create_type(const struct vmdk_desc *desc, const char *name, struct err *err)
 {
 	static const char *const supported[] = {
 		"monolithicSparse", "twoGbMaxExtentSparse", "streamOptimized",
 		"monolithicFlat", "twoGbMaxExtentFlat", "vmfs", "vmfsThin",
 		"vmfsPreallocated", "vmfsEagerZeroedThick", "vmfsThick", "custom",
+		"vmfsSparse", "seSparse",
 	};
 	const char *t = desc->create_type;
 
 	for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
 		if (strcasecmp(t, supported[i]) == 0)
 			return 0;
-	if (strcasecmp(t, "vmfsSparse") == 0 || strcasecmp(t, "seSparse") == 0)
-		return err_set(err, ENOTSUP,
-			       "%s: descriptor createType \"%s\" (an ESXi snapshot delta) is not "
-			       "supported yet", name, t);
-	if (strcasecmp(t, "vmfsRDM") == 0 || strcasecmp(t, "vmfsRaw") == 0 ||
-	    strcasecmp(t, "vmfsRawDeviceMap") == 0 || strcasecmp(t, "vmfsPassthroughRawDeviceMap") == 0 ||
-	    strcasecmp(t, "fullDevice") == 0 || strcasecmp(t, "partitionedDevice") == 0)
-		return err_set(err, ENOTSUP,
-			       "%s: descriptor createType \"%s\" is a raw device mapping (RDM) of "
-			       "a physical disk, which an export does not contain", name, t);
+	if (strcasecmp(t, "vmfsRDM") == 0 || strcasecmp(t, "vmfsRDMP") == 0 ||
+	    strcasecmp(t, "vmfsRaw") == 0 || strcasecmp(t, "vmfsRawDeviceMap") == 0 ||
+	    strcasecmp(t, "vmfsPassthroughRawDeviceMap") == 0 ||
+	    strcasecmp(t, "fullDevice") == 0 || strcasecmp(t, "partitionedDevice") == 0) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "createType \"%.64s\"", t);
+		return rdm_refusal(name, what, err);
+	}
 	return err_set(err, ENOTSUP, "%s: descriptor createType \"%s\" is not a VMDK type we know",
 		       name, t);
 }
 
-static int open_sparse_extent(struct source *src, const struct vmdk_extent *x, size_t i,
+/* An extent with a header of its own (SPARSE, VMFSSPARSE, SESPARSE), opened by open. */
+static int open_sparse_extent(int (*open)(struct source *, const char *, struct disk **,
+					 struct err *),
+			      struct source *src, const struct vmdk_extent *x, size_t i,
 			      const char *name, struct disk **ret, struct err *err)
 {
 	struct disk *d;
 	int r;
 
-	r = vmdk_sparse_open(src, src->name, &d, err);
+	r = open(src, src->name, &d, err);
 	if (r < 0)
 		return r;
 	/* The extent line is what places the extent in the disk; a header that disagrees
@@ -215,7 +231,17 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 	case VMDK_EXTENT_FLAT:
 	case VMDK_EXTENT_VMFS:
 	case VMDK_EXTENT_SPARSE:
+	case VMDK_EXTENT_VMFSSPARSE:
+	case VMDK_EXTENT_SESPARSE:
 		break;
+	case VMDK_EXTENT_VMFSRDM:
+	case VMDK_EXTENT_VMFSRAW: {
+		char what[64];
+
+		snprintf(what, sizeof(what), "extent %zu (type %s)", i + 1,
+			 vmdk_extent_type_name(x->type));
+		return rdm_refusal(name, what, err);
+	}
 	default:
 		return err_set(err, ENOTSUP, "%s: extent %zu (\"%s\") has type %s, not supported yet",
 			       name, i + 1, x->file ? x->file : "",
@@ -235,7 +261,11 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 			return r;
 	}
 	if (x->type == VMDK_EXTENT_SPARSE) {
-		r = open_sparse_extent(src, x, i, name, ret, err);
+		r = open_sparse_extent(vmdk_sparse_open, src, x, i, name, ret, err);
+	} else if (x->type == VMDK_EXTENT_VMFSSPARSE) {
+		r = open_sparse_extent(cowd_open, src, x, i, name, ret, err);
+	} else if (x->type == VMDK_EXTENT_SESPARSE) {
+		r = open_sparse_extent(sesparse_open, src, x, i, name, ret, err);
 	} else if (CHECKED_MUL(x->offset, SECTOR, &off)) {
 		r = err_set(err, EINVAL, "%s: extent %zu offset overflows", name, i + 1);
 	} else {
@@ -291,20 +321,23 @@ static int open_level(struct source *src, const struct vmdk_opts *o, struct disk
 {
 	struct vmdk_desc *desc = NULL;
 	struct disk *cat = NULL;
-	uint8_t magic[4] = { 0 };
+	uint8_t magic[8] = { 0 };
 	char *text = NULL;
 	size_t len = 0;
 	int r;
 
-	if (src->size >= sizeof(magic)) {
-		r = source_pread(src, magic, sizeof(magic), 0);
+	if (src->size >= 4) {
+		r = source_pread(src, magic, MIN(src->size, sizeof(magic)), 0);
 		if (r < 0)
 			return err_set(err, -r, "%s: cannot read: %s", src->name, strerror(-r));
 	}
-	if (le32(magic) == COWD_MAGIC)
-		return err_set(err, ENOTSUP,
-			       "%s: a COWD (ESXi vmfsSparse) extent cannot be opened alone; "
-			       "snapshot deltas are not supported yet", src->name);
+	/* ESXi deltas have no descriptor inside: their descriptor is a separate file
+	 * (NAME.vmdk beside NAME-delta.vmdk or NAME-sesparse.vmdk) naming the parent. */
+	if (le32(magic) == COWD_MAGIC || le64(magic) == SESPARSE_MAGIC)
+		return err_set(err, EINVAL,
+			       "%s: this is the data file of an ESXi snapshot delta (%s); mount "
+			       "the descriptor .vmdk that names it instead", src->name,
+			       le32(magic) == COWD_MAGIC ? "vmfsSparse, \"COWD\"" : "seSparse");
 	if (le32(magic) == KDMV_MAGIC) {
 		r = vmdk_sparse_read_descriptor(src, &text, &len, err);
 		if (r == -ENOENT)

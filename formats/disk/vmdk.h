@@ -4,9 +4,10 @@
  *
  * vmdk_open() takes the file a user named (a descriptor, or a sparse file with its
  * descriptor embedded, or a bare sparse extent) and builds the disk: one disk per
- * extent (flat, zero, sparse, stream), concatenated, over its parents when it is a
- * snapshot delta.  Files the descriptors name (extents, parents) are opened through the
- * caller's resolver, so the same code serves a directory and an .ova.
+ * extent (flat, zero, sparse, stream, ESXi COWD and seSparse deltas), concatenated, over
+ * its parents when it is a snapshot delta.  Files the descriptors name (extents,
+ * parents) are opened through the caller's resolver, so the same code serves a directory
+ * and an .ova.
  */
 #ifndef VMFS_VMDK_H
 #define VMFS_VMDK_H
@@ -69,5 +70,14 @@ int vmdk_sparse_open(struct source *src, const char *name, struct disk **ret, st
  * non-KDMV file), other -errno with err set for a damaged header. */
 int vmdk_sparse_read_descriptor(struct source *src, char **ret, size_t *ret_len,
 				struct err *err);
+
+/* Open one ESXi vmfsSparse extent ("COWD", a -delta.vmdk). Takes its own reference on
+ * src. The disk size is the header's capacity; never-written grains are UNALLOCATED. 0 or
+ * -errno with err naming the structure. Thread-safe disk, no lock. */
+int cowd_open(struct source *src, const char *name, struct disk **ret, struct err *err);
+
+/* Open one ESXi seSparse extent (a -sesparse.vmdk). As cowd_open; unmapped and zeroed
+ * grains are ZERO. */
+int sesparse_open(struct source *src, const char *name, struct disk **ret, struct err *err);
 
 #endif

@@ -35,6 +35,11 @@
 #                             capacity is not a whole number of grains); its reference is
 #                             the content with the ZERO extent's range zeroed (qemu
 #                             cannot read it: it drops ZERO extents)
+#   esx-cowd esx-sesparse     tests/gen/esx-sparse.py --seed 1: a standalone ESXi delta
+#                             (parentCID ffffffff), disk.vmdk over disk-delta.vmdk (COWD,
+#                             512-byte grains) or disk-sesparse.vmdk; the generator's own
+#                             content (its --expect is the reference), keyed by its hash.
+#                             Not in fx_variants: the damaged-input catalogue uses them.
 #
 # Call these as $(fx_vmdk ...): they print a path, and exit non-zero on failure.
 
@@ -47,6 +52,7 @@ FX_OWN_VARIANTS=(vmfs mixed)
 FX_SEED=1
 FX_CONTENT_PY=$VMFS_ROOT/tests/gen/content.py
 FX_VMW_PY=$VMFS_ROOT/tests/gen/vmware-stream.py
+FX_ESX_PY=$VMFS_ROOT/tests/gen/esx-sparse.py
 
 fx_size() {
 	case $1 in
@@ -119,10 +125,13 @@ _fx_build() {
 		fi
 		parent=$(dirname "$dir")
 		if [ ! -d "$parent" ]; then
-			# A new vmware-stream.py: drop the old vmw-* caches.
+			# A new vmware-stream.py or esx-sparse.py: drop the old caches it made.
 			case $(basename "$parent") in
-			vmw-*) find "$(dirname "$parent")" -mindepth 1 -maxdepth 1 -name 'vmw-*' \
-				-exec rm -rf {} + ;;
+			vmw-* | esx-*)
+				p=$(basename "$parent")
+				find "$(dirname "$parent")" -mindepth 1 -maxdepth 1 \
+					-name "${p%%-*}-*" -exec rm -rf {} +
+				;;
 			esac
 			mkdir -p "$parent"
 		fi
@@ -307,6 +316,12 @@ _fx_gen_mixed_ref() {
 	fallocate --punch-hole --offset $((a * 512)) --length $(((b - a) * 512)) "$tmp/ref.raw"
 }
 
+_fx_gen_esx() {
+	local tmp=$1 size=$2 fmt=$3
+	python3 "$FX_ESX_PY" --format "$fmt" --size "$size" --seed "$FX_SEED" \
+		--expect "$tmp/.ref.raw" "$tmp/disk.vmdk"
+}
+
 _fx_vmw_opts() {
 	case $1 in
 	vmware-stream) echo "" ;;
@@ -341,6 +356,12 @@ _fx_vmdk_dir() {
 		_fx_build "$base/$size-mixed" _fx_gen_mixed "$raw"
 		echo "$base/$size-mixed"
 		;;
+	esx-cowd | esx-sesparse)
+		h=$(sha256sum "$FX_ESX_PY" | cut -c1-12)
+		_fx_build "$base/esx-$h/$size-$variant" _fx_gen_esx "$(fx_size "$size")" \
+			"${variant#esx-}"
+		echo "$base/esx-$h/$size-$variant"
+		;;
 	*) _fx_die "unknown variant $variant" ;;
 	esac
 }
@@ -364,6 +385,9 @@ fx_ref() {
 		base=$(_fx_base)
 		_fx_build "$base/$1-mixed-ref" _fx_gen_mixed_ref "$raw"
 		echo "$base/$1-mixed-ref/ref.raw"
+	elif [[ $2 == esx-* ]]; then
+		base=$(_fx_vmdk_dir "$1" "$2") || exit 1
+		echo "$base/.ref.raw"
 	else
 		echo "$raw"
 	fi

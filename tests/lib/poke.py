@@ -21,6 +21,8 @@ the fields of FILE's hosted sparse ("KDMV") header, read again before each step:
   S           512
 Headers are read from the start of the file, or from the footer when the header's
 gdOffset is -1 (GD_AT_END, VMware's stream layout).
+For any existing FILE (ESXi COWD and seSparse extents too), u32(OFF) and u64(OFF) are
+the little-endian integers at byte OFF of FILE.
 
 Steps:
   poke8|poke16|poke32|poke64 FILE OFF VAL   write VAL little-endian at OFF
@@ -168,8 +170,19 @@ class Sparse:
         return e
 
 
+def read_le(path, off, n):
+    with open(path, "rb") as f:
+        f.seek(off)
+        b = f.read(n)
+    if len(b) != n:
+        raise ValueError("%s: no %d bytes at %d" % (path, n, off))
+    return int.from_bytes(b, "little")
+
+
 def num(expr, path):
     env = Sparse(path).env() if os.path.exists(path) else {"S": S}
+    if os.path.exists(path):
+        env.update(u32=lambda off: read_le(path, off, 4), u64=lambda off: read_le(path, off, 8))
     try:
         v = eval(expr, {"__builtins__": {"min": min, "max": max}}, env)  # our own recipes
     except Exception as ex:

@@ -121,7 +121,8 @@ TEST(refusals_name_the_structure)
 		const char *desc, *want;
 		int code;
 	} cases[] = {
-		{ "createType=\"vmfsSparse\"\nRW 8 VMFSSPARSE \"f.raw\"\n", "snapshot", ENOTSUP },
+		{ "createType=\"vmfsSparse\"\nRW 8 VMFSSPARSE \"f.raw\"\n", "f.raw: not a COWD",
+		  EINVAL },
 		{ "createType=\"monolithicFlat\"\nparentCID=abcdef01\nRW 8 FLAT \"f.raw\"\n",
 		  "no parentFileNameHint", EINVAL },
 		{ "createType=\"vmfsRawDeviceMap\"\nRW 8 VMFSRDM \"f.raw\"\n", "RDM", ENOTSUP },
