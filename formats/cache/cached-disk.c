@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The "cached" disk: a filter in front of a costly disk (one whose reads inflate) that
- * reads it through the block cache.  A request is cut at the inner disk's grain
- * boundaries; each piece is copied out of one cached block, and a block that is not
- * cached is decoded whole (the last block of a disk whose size is not a multiple of the
- * grain is short).  Block status is metadata, so it goes straight to the inner disk.
+ * reads it through the block cache.  Only what costs goes through the cache: a request
+ * is first cut into the inner disk's status runs.  A run that is not DATA reads as zeros
+ * (the disk contract: a disk that reports UNALLOCATED or ZERO reads zeros there; a chain
+ * reports its parent's state itself), so it is zero-filled here and never takes cache
+ * space; a DATA run whose bytes sit raw in a source is read from it directly.  The rest
+ * is cut at the inner disk's grain boundaries; each piece is copied out of one cached
+ * block, and a block that is not cached is decoded whole (the last block of a disk whose
+ * size is not a multiple of the grain is short).  Block status is metadata, so it goes
+ * straight to the inner disk.
  *
  * Blocks are keyed by a 64-bit id drawn once per cached disk, not by its address: a disk
  * freed and another allocated at the same address must never see each other's blocks,
@@ -16,6 +21,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/bounds.h"
 
@@ -32,12 +38,12 @@ struct cached_disk {
 /* Starts at 1 so that 0 can mean "never registered" in a half-built disk. */
 static atomic_uint_fast64_t cached_next_id = 1;
 
-static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
+/* Copy [off, off + len) of a DATA run that has no raw bytes (it inflates) out of the
+ * cache, block by block. */
+static int cached_read_blocks(struct cached_disk *cd, unsigned char *p, size_t len, uint64_t off)
 {
-	struct cached_disk *cd = (struct cached_disk *)d;
-	unsigned char *p = buf;
+	struct disk *d = &cd->d;
 
-	/* disk_read checked the range, so every piece lies inside a block of the disk. */
 	while (len > 0) {
 		uint64_t index = off >> cd->shift;
 		uint64_t start = index << cd->shift;
@@ -47,6 +53,35 @@ static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
 		int r = cache_read_block(cd->cache, cd->inner, cd->id, index, start, block_len, p,
 					 n, at);
 
+		if (r < 0)
+			return r;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
+{
+	struct cached_disk *cd = (struct cached_disk *)d;
+	unsigned char *p = buf;
+
+	/* disk_read checked the range, so every piece lies inside a block of the disk. */
+	while (len > 0) {
+		struct disk_run run;
+		size_t n;
+		int r = disk_status(cd->inner, off, len, &run);
+
+		if (r < 0)
+			return r;
+		n = (size_t)MIN((uint64_t)len, run.len);
+		if (run.state != DISK_DATA)
+			memset(p, 0, n);
+		else if (run.src)
+			r = source_pread(run.src, p, n, run.src_off);
+		else
+			r = cached_read_blocks(cd, p, n, off);
 		if (r < 0)
 			return r;
 		p += n;

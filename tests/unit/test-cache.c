@@ -4,7 +4,9 @@
  * deterministic function of the offset.  The fake counts its decodes (per block, and
  * reads that were not exactly one whole block), can sleep in each decode, can fail at a
  * given block, and can hold a block's decode at a gate until the test opens it, which
- * lets the single-flight tests wait until every reader is really waiting.
+ * lets the single-flight tests wait until every reader is really waiting.  Every block
+ * is DATA that must be decoded unless a test gives it another state (fake_set_state):
+ * ZERO or UNALLOCATED (its bytes become zeros), or RAW, DATA whose bytes sit in a source.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,9 +26,13 @@ HARNESS_MAIN
 #define MiB (1024u * 1024u)
 #define NTHREADS 8
 
+enum { FAKE_RAW = 0x10 }; /* beside DISK_DATA, DISK_ZERO, DISK_UNALLOC */
+
 struct fake {
 	struct disk d;
 	unsigned char *image; /* what every read must return */
+	unsigned char *state; /* per block: DISK_DATA (decoded), DISK_ZERO, DISK_UNALLOC, FAKE_RAW */
+	struct source *raw;   /* the image, for FAKE_RAW blocks */
 	uint64_t nblocks;
 	atomic_uint *block_reads;
 	atomic_uint reads, bad_reads, status_calls;
@@ -80,18 +86,19 @@ static int fake_read(struct disk *d, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Odd blocks are ZERO, even ones DATA, each run one block (or the tail). */
+/* Each run is one block (or the tail), in the state the test gave it. */
 static int fake_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret)
 {
 	struct fake *f = (struct fake *)d;
 	uint64_t end = (off / d->grain + 1) * d->grain;
+	unsigned state = f->state[off / d->grain];
 
 	(void)len;
 	atomic_fetch_add(&f->status_calls, 1);
-	ret->state = (off / d->grain) % 2 ? DISK_ZERO : DISK_DATA;
 	ret->len = MIN(end, d->size) - off;
-	ret->src = NULL;
-	ret->src_off = off ^ 0x5a5a;
+	ret->state = state == FAKE_RAW ? DISK_DATA : state;
+	ret->src = state == FAKE_RAW ? f->raw : NULL;
+	ret->src_off = state == FAKE_RAW ? off : off ^ 0x5a5a;
 	return 0;
 }
 
@@ -101,7 +108,9 @@ static void fake_free(struct disk *d)
 
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
+	source_unref(f->raw);
 	free(f->block_reads);
+	free(f->state);
 	free(f->image);
 	free(f);
 	atomic_fetch_add(&fakes_freed, 1);
@@ -127,12 +136,29 @@ static struct fake *fake_new(uint64_t size, uint32_t grain, uint64_t seed, bool 
 	f->nblocks = grain ? DIV_ROUND_UP(size, grain) : 0;
 	f->block_reads = calloc(f->nblocks + 1, sizeof(*f->block_reads));
 	ASSERT(f->block_reads);
+	f->state = malloc(f->nblocks + 1);
+	ASSERT(f->state);
+	memset(f->state, DISK_DATA, f->nblocks + 1);
 	atomic_init(&f->fail_block, -1);
 	f->fail_code = -EIO;
 	f->gate_block = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	return f;
+}
+
+/* Give block b a state; a block that is not DATA reads as zeros, as a disk's must. The
+ * raw source is a copy of the image as it stands after the change. */
+static void fake_set_state(struct fake *f, uint64_t b, unsigned state)
+{
+	uint64_t off = b * f->d.grain;
+
+	ASSERT(b < f->nblocks);
+	f->state[b] = (unsigned char)state;
+	if (state == DISK_ZERO || state == DISK_UNALLOC)
+		memset(f->image + off, 0, (size_t)MIN((uint64_t)f->d.grain, f->d.size - off));
+	source_unref(f->raw);
+	ASSERT_OK(source_mem_new(f->image, (size_t)f->d.size, "fake-raw", &f->raw, E));
 }
 
 static void fake_open_gate(struct fake *f)
@@ -419,6 +445,10 @@ TEST(status_passes_through)
 	struct disk *d = wrap(f, MiB, &c);
 	static const uint64_t offs[] = { 0, 1, 4095, 4096, 3 * 4096 + 5, 5 * 4096, 5 * 4096 + 99 };
 
+	fake_set_state(f, 1, DISK_ZERO);
+	fake_set_state(f, 2, FAKE_RAW);
+	fake_set_state(f, 3, DISK_UNALLOC);
+
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		struct disk_run got, want;
 
@@ -433,6 +463,38 @@ TEST(status_passes_through)
 	ASSERT_EQ(atomic_load(&f->reads), 0);
 	ASSERT_EQ(disk_status(d, size, 1, &(struct disk_run){ 0 }), -ENXIO);
 	disk_unref(&f->d);
+	put(d, c);
+}
+
+TEST(only_decoded_data_takes_cache_space)
+{
+	uint64_t size = 8 * 4096 + 100;
+	struct fake *f = fake_new(size, 4096, 9, true);
+	struct cache *c;
+	struct disk *d = wrap(f, MiB, &c);
+	struct cache_stats st;
+
+	disk_unref(&f->d);
+	/* blocks: DATA ZERO UNALLOC RAW DATA ZERO RAW UNALLOC DATA(tail) */
+	fake_set_state(f, 1, DISK_ZERO);
+	fake_set_state(f, 2, DISK_UNALLOC);
+	fake_set_state(f, 3, FAKE_RAW);
+	fake_set_state(f, 5, DISK_ZERO);
+	fake_set_state(f, 6, FAKE_RAW);
+	fake_set_state(f, 7, DISK_UNALLOC);
+	for (int round = 0; round < 2; round++) {
+		check_read(d, f, 0, (size_t)size);
+		check_read(d, f, 4096 - 10, 3 * 4096 + 20);
+		check_read(d, f, 2 * 4096 + 7, 4096);
+		check_read(d, f, size - 200, 200);
+	}
+	/* zeros are filled in and raw bytes read as they are: only blocks 0, 4, 8 decode */
+	for (uint64_t b = 0; b < f->nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), b % 4 == 0 ? 1 : 0);
+	ASSERT_EQ(atomic_load(&f->bad_reads), 0);
+	st = stats(c);
+	ASSERT_U64_EQ(st.misses, 3);
+	ASSERT_U64_EQ(st.bytes, 2 * 4096 + 100);
 	put(d, c);
 }
 
