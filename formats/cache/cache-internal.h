@@ -14,7 +14,16 @@
 int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t index,
 		     uint64_t block_off, size_t block_len, void *buf, size_t len, size_t at);
 
-/* Drop every block of wrapped disk id (it is being freed). */
+/* Queue block index of wrapped disk id (as for cache_read_block) for a readahead worker,
+ * which decodes it unless it is cached or pending by then. inner must stay alive until
+ * cache_forget_disk(id). False when readahead is off or the queue is full. */
+bool cache_readahead(struct cache *c, struct disk *inner, uint64_t id, uint64_t index,
+		     uint64_t block_off, size_t block_len);
+
+/* The readahead window in bytes; 0 when readahead is off. */
+uint64_t cache_readahead_window(struct cache *c);
+
+/* Drop every block of wrapped disk id (it is being freed), after its queued readahead. */
 void cache_forget_disk(struct cache *c, uint64_t id);
 
 #endif

@@ -34,16 +34,30 @@
  * global CLOCK without ever holding two shard locks.  When everything is pending or in
  * use the budget is overrun rather than a reader failed; the excess is trimmed when the
  * readers let go.  One block is always kept even when it alone is larger than the budget.
+ *
+ * Readahead: cached-disk.c notices a sequential reader and queues the blocks ahead of it
+ * (cache_readahead); a pool of worker threads, one per core, decodes them as a miss
+ * would, so that every core inflates while the reader copies.  A worker that finds the
+ * block cached or pending does nothing, and a reader that reaches a block a worker is
+ * decoding waits for it like any second reader: single-flight means nothing is decoded
+ * twice.  Blocks read ahead are not marked referenced, so the CLOCK takes them first if
+ * the reader never comes.  The queue is bounded (a full queue drops requests: readahead
+ * is a hint) and the workers start with the first request, not with the cache, so a
+ * process that forks after creating the cache (fuse_daemonize) still has them.  Before a
+ * cached disk is freed, cache_forget_disk drops its queued requests and waits for the
+ * ones being decoded, so no worker reads a disk that is gone.
  */
 #include "cache.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/bounds.h"
 
@@ -56,6 +70,18 @@
 #define CACHE_MIN_BUCKETS 16
 /* Keep shards on separate cache lines so that their locks do not ping-pong. */
 #define CACHE_LINE 64
+/* Buffers of evicted blocks kept for the next decodes: the one the next decode evicts
+ * comes straight back, and a few more absorb bursts. */
+#define CACHE_FREE_MAX 128
+#define CACHE_FREE_BYTES (8u << 20)
+/* Readahead requests waiting for a worker: 16 MiB of 64 KiB grains. */
+#define CACHE_RA_QUEUE 256
+/* Workers beyond the cores would only take turns; a few dozen is plenty anywhere. */
+#define CACHE_RA_MAX_THREADS 32
+/* How far ahead of a sequential reader: enough 64 KiB grains to keep a few cores busy
+ * for the time a reader takes to copy out a 1 MiB request, and never more than a quarter
+ * of the cache, so that blocks read ahead are still there when the reader comes. */
+#define CACHE_RA_WINDOW (8u << 20)
 
 enum entry_state { ENTRY_PENDING, ENTRY_READY, ENTRY_FAILED };
 
@@ -81,6 +107,12 @@ struct shard {
 	uint64_t hits, misses, waits, evictions;
 };
 
+struct ra_req {
+	struct disk *inner; /* borrowed: its cached disk waits for us before freeing it */
+	uint64_t id, index, block_off;
+	size_t block_len;
+};
+
 struct cache {
 	atomic_uint refs;
 	uint64_t max_bytes;
@@ -89,6 +121,29 @@ struct cache {
 	atomic_uint hand;	    /* the shard eviction visits next */
 	struct shard *shards;
 	unsigned nshards_init; /* shards whose lock and condvar exist, for a half-built cache */
+
+	/* Recycled block buffers, under free_lock. */
+	pthread_mutex_t free_lock;
+	unsigned char *free_buf[CACHE_FREE_MAX];
+	size_t free_len[CACHE_FREE_MAX];
+	unsigned n_free;
+	uint64_t free_bytes;
+
+	/* Readahead, all under ra_lock. */
+	pthread_mutex_t ra_lock;
+	pthread_cond_t ra_work; /* a request was queued, or stop */
+	pthread_cond_t ra_idle; /* a worker finished a request */
+	bool ra_lock_init;
+	struct ra_req ra_queue[CACHE_RA_QUEUE]; /* a ring */
+	size_t ra_head, ra_count;
+	unsigned ra_threads; /* workers wanted; 0 = readahead off */
+	uint64_t ra_window;
+	pthread_t *ra_tids;
+	uint64_t *ra_busy; /* per worker: id of the disk it is decoding, 0 when idle */
+	unsigned ra_started;
+	unsigned ra_slots; /* workers that took a ra_busy slot */
+	bool ra_stop;
+	uint64_t ra_decoded, ra_dropped;
 };
 
 static uint64_t key_hash(uint64_t id, uint64_t index)
@@ -109,10 +164,47 @@ static struct shard *shard_of(struct cache *c, uint64_t hash)
 	return &c->shards[hash >> (64 - CACHE_SHARD_BITS)];
 }
 
-static void entry_put(struct entry *e)
+/* A buffer of len bytes for a block: a recycled one of that length when there is one.
+ * Fresh memory costs a page fault per page on first touch, as much as inflating into it. */
+static unsigned char *buf_get(struct cache *c, size_t len)
+{
+	unsigned char *p = NULL;
+
+	pthread_mutex_lock(&c->free_lock);
+	for (unsigned i = c->n_free; i-- > 0;) {
+		if (c->free_len[i] == len) {
+			p = c->free_buf[i];
+			c->free_buf[i] = c->free_buf[c->n_free - 1];
+			c->free_len[i] = c->free_len[c->n_free - 1];
+			c->n_free--;
+			c->free_bytes -= len;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->free_lock);
+	return p ? p : malloc(len);
+}
+
+/* Keep an evicted block's buffer for the next decode, within CACHE_FREE_BYTES. */
+static void buf_put(struct cache *c, unsigned char *p, size_t len)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&c->free_lock);
+	if (c->n_free < CACHE_FREE_MAX && len <= CACHE_FREE_BYTES - c->free_bytes) {
+		c->free_buf[c->n_free] = p;
+		c->free_len[c->n_free++] = len;
+		c->free_bytes += len;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&c->free_lock);
+	free(p);
+}
+
+static void entry_put(struct cache *c, struct entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) == 1) {
-		free(e->data);
+		buf_put(c, e->data, e->len);
 		free(e);
 	}
 }
@@ -245,7 +337,7 @@ static bool cache_evict_one(struct cache *c)
 		e = shard_evict(c, s);
 		pthread_mutex_unlock(&s->lock);
 		if (e) {
-			entry_put(e);
+			entry_put(c, e);
 			return true;
 		}
 	}
@@ -285,7 +377,7 @@ static void cache_trim(struct cache *c)
 
 static void cache_release(struct cache *c, struct entry *e)
 {
-	entry_put(e);
+	entry_put(c, e);
 	cache_trim(c);
 }
 
@@ -296,7 +388,7 @@ static int entry_decode(struct cache *c, struct disk *inner, struct entry *e, ui
 	int r;
 
 	cache_reserve(c, e->len);
-	data = malloc(e->len);
+	data = buf_get(c, e->len);
 	if (!data) {
 		r = -ENOMEM;
 		goto out_unreserve;
@@ -308,9 +400,51 @@ static int entry_decode(struct cache *c, struct disk *inner, struct entry *e, ui
 	return 0;
 
 out_free:
-	free(data);
+	buf_put(c, data, e->len);
 out_unreserve:
 	atomic_fetch_sub(&c->bytes, e->len);
+	return r;
+}
+
+/* A PENDING entry for block index of disk id, linked into s (locked by the caller) with
+ * a reference for the caller besides the hash's; NULL when out of memory. */
+static struct entry *entry_insert(struct shard *s, uint64_t hash, uint64_t id, uint64_t index,
+				  size_t block_len)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->hash = hash;
+	e->id = id;
+	e->index = index;
+	e->len = block_len;
+	e->state = ENTRY_PENDING;
+	atomic_init(&e->refs, 2); /* the hash's and ours */
+	shard_link(s, e);
+	return e;
+}
+
+/* Decode e (PENDING, inserted by this thread) and publish it READY, or FAILED and out of
+ * the hash (whose reference is dropped then). No lock held. 0 or the decode's -errno. */
+static int entry_fill(struct cache *c, struct shard *s, struct disk *inner, struct entry *e,
+		      uint64_t off)
+{
+	int r = entry_decode(c, inner, e, off);
+
+	pthread_mutex_lock(&s->lock);
+	if (r < 0) {
+		shard_unlink(s, e);
+		e->state = ENTRY_FAILED;
+		e->error = r;
+	} else {
+		e->state = ENTRY_READY;
+		ring_add(c, s, e);
+	}
+	pthread_cond_broadcast(&s->published);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		entry_put(c, e);
 	return r;
 }
 
@@ -350,39 +484,16 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 		cache_release(c, e);
 		return 0;
 	}
-
-	e = calloc(1, sizeof(*e));
-	if (!e) {
-		pthread_mutex_unlock(&s->lock);
+	e = entry_insert(s, hash, id, index, block_len);
+	if (e)
+		s->misses++;
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
 		return -ENOMEM;
-	}
-	e->hash = hash;
-	e->id = id;
-	e->index = index;
-	e->len = block_len;
-	e->state = ENTRY_PENDING;
-	atomic_init(&e->refs, 2); /* the hash's and ours */
-	shard_link(s, e);
-	s->misses++;
-	pthread_mutex_unlock(&s->lock);
 
-	r = entry_decode(c, inner, e, block_off);
-
-	pthread_mutex_lock(&s->lock);
+	r = entry_fill(c, s, inner, e, block_off);
 	if (r < 0) {
-		shard_unlink(s, e);
-		e->state = ENTRY_FAILED;
-		e->error = r;
-	} else {
-		e->state = ENTRY_READY;
-		ring_add(c, s, e);
-	}
-	pthread_cond_broadcast(&s->published);
-	pthread_mutex_unlock(&s->lock);
-
-	if (r < 0) {
-		entry_put(e); /* the hash's */
-		entry_put(e);
+		entry_put(c, e);
 		return r;
 	}
 	memcpy(buf, e->data + at, len);
@@ -390,14 +501,157 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 	return 0;
 }
 
+/* A readahead worker's job: decode the block unless it is cached or being decoded.
+ * True when this call decoded it. */
+static bool cache_prefetch(struct cache *c, const struct ra_req *q)
+{
+	uint64_t hash = key_hash(q->id, q->index);
+	struct shard *s = shard_of(c, hash);
+	struct entry *e = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (!shard_lookup(s, hash, q->id, q->index))
+		e = entry_insert(s, hash, q->id, q->index, q->block_len);
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
+		return false;
+	/* A failed decode is not ours to report: the reader will meet it itself. */
+	if (entry_fill(c, s, q->inner, e, q->block_off) < 0) {
+		entry_put(c, e);
+		return false;
+	}
+	cache_release(c, e);
+	return true;
+}
+
+static void *ra_main(void *arg)
+{
+	struct cache *c = arg;
+	unsigned me;
+
+	pthread_mutex_lock(&c->ra_lock);
+	me = c->ra_slots++;
+	for (;;) {
+		struct ra_req q;
+		bool decoded;
+
+		while (!c->ra_stop && c->ra_count == 0)
+			pthread_cond_wait(&c->ra_work, &c->ra_lock);
+		if (c->ra_stop)
+			break;
+		q = c->ra_queue[c->ra_head];
+		c->ra_head = (c->ra_head + 1) % CACHE_RA_QUEUE;
+		c->ra_count--;
+		c->ra_busy[me] = q.id;
+		pthread_mutex_unlock(&c->ra_lock);
+
+		decoded = cache_prefetch(c, &q);
+
+		pthread_mutex_lock(&c->ra_lock);
+		c->ra_busy[me] = 0;
+		if (decoded)
+			c->ra_decoded++;
+		pthread_cond_broadcast(&c->ra_idle);
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return NULL;
+}
+
+/* Start the workers that are missing. Call with ra_lock held. */
+static void ra_start(struct cache *c)
+{
+	sigset_t all, old;
+
+	/* Signals (SIGINT, SIGTERM unmount) are for the FUSE threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	while (c->ra_started < c->ra_threads &&
+	       pthread_create(&c->ra_tids[c->ra_started], NULL, ra_main, c) == 0)
+		c->ra_started++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+bool cache_readahead(struct cache *c, struct disk *inner, uint64_t id, uint64_t index,
+		     uint64_t block_off, size_t block_len)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&c->ra_lock);
+	if (c->ra_threads && !c->ra_stop) {
+		ra_start(c);
+		if (c->ra_started == 0 || c->ra_count == CACHE_RA_QUEUE) {
+			c->ra_dropped++;
+		} else {
+			c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
+				(struct ra_req){ inner, id, index, block_off, block_len };
+			c->ra_count++;
+			pthread_cond_signal(&c->ra_work);
+			queued = true;
+		}
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return queued;
+}
+
+uint64_t cache_readahead_window(struct cache *c)
+{
+	uint64_t w;
+
+	pthread_mutex_lock(&c->ra_lock);
+	w = c->ra_threads ? c->ra_window : 0;
+	pthread_mutex_unlock(&c->ra_lock);
+	return w;
+}
+
+int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->ra_lock);
+	if (c->ra_started)
+		r = -EBUSY;
+	else {
+		c->ra_threads = MIN(threads, CACHE_RA_MAX_THREADS);
+		c->ra_window = window;
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return r;
+}
+
+/* Forget disk id's queued readahead and wait for the blocks of it being decoded. */
+static void ra_forget_disk(struct cache *c, uint64_t id)
+{
+	size_t kept = 0;
+	bool busy;
+
+	pthread_mutex_lock(&c->ra_lock);
+	for (size_t i = 0; i < c->ra_count; i++) {
+		struct ra_req *q = &c->ra_queue[(c->ra_head + i) % CACHE_RA_QUEUE];
+
+		if (q->id != id)
+			c->ra_queue[(c->ra_head + kept++) % CACHE_RA_QUEUE] = *q;
+	}
+	c->ra_count = kept;
+	do {
+		busy = false;
+		for (unsigned i = 0; i < c->ra_slots; i++)
+			busy |= c->ra_busy[i] == id;
+		if (busy)
+			pthread_cond_wait(&c->ra_idle, &c->ra_lock);
+	} while (busy);
+	pthread_mutex_unlock(&c->ra_lock);
+}
+
 /*
  * Drop every block of disk id: called when a cached disk is freed, so the memory comes
- * back at once. No read of that disk can be running, hence no PENDING entry of it.
+ * back at once. No read of that disk can be running, and once its readahead is
+ * forgotten no worker decodes for it, hence no PENDING entry of it.
  */
 void cache_forget_disk(struct cache *c, uint64_t id)
 {
 	struct entry *dead = NULL;
 
+	ra_forget_disk(c, id);
 	for (unsigned i = 0; i < CACHE_SHARDS; i++) {
 		struct shard *s = &c->shards[i];
 
@@ -425,12 +679,23 @@ void cache_forget_disk(struct cache *c, uint64_t id)
 		struct entry *e = dead;
 
 		dead = e->hnext;
-		entry_put(e);
+		entry_put(c, e);
 	}
 }
 
 static void cache_free(struct cache *c)
 {
+	if (c->ra_lock_init) {
+		pthread_mutex_lock(&c->ra_lock);
+		c->ra_stop = true;
+		pthread_cond_broadcast(&c->ra_work);
+		pthread_mutex_unlock(&c->ra_lock);
+		for (unsigned i = 0; i < c->ra_started; i++)
+			pthread_join(c->ra_tids[i], NULL);
+		pthread_cond_destroy(&c->ra_idle);
+		pthread_cond_destroy(&c->ra_work);
+		pthread_mutex_destroy(&c->ra_lock);
+	}
 	if (c->shards) {
 		for (unsigned i = 0; i < c->nshards_init; i++) {
 			struct shard *s = &c->shards[i];
@@ -450,6 +715,11 @@ static void cache_free(struct cache *c)
 		}
 		free(c->shards);
 	}
+	for (unsigned i = 0; i < c->n_free; i++)
+		free(c->free_buf[i]);
+	pthread_mutex_destroy(&c->free_lock);
+	free(c->ra_tids);
+	free(c->ra_busy);
 	free(c);
 }
 
@@ -475,6 +745,35 @@ static int shard_init(struct shard *s)
 	return 0;
 }
 
+static int ra_init(struct cache *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int r;
+
+	c->ra_tids = calloc(CACHE_RA_MAX_THREADS, sizeof(*c->ra_tids));
+	c->ra_busy = calloc(CACHE_RA_MAX_THREADS, sizeof(*c->ra_busy));
+	if (!c->ra_tids || !c->ra_busy)
+		return -ENOMEM;
+	r = pthread_mutex_init(&c->ra_lock, NULL);
+	if (r)
+		return -r;
+	r = pthread_cond_init(&c->ra_work, NULL);
+	if (r) {
+		pthread_mutex_destroy(&c->ra_lock);
+		return -r;
+	}
+	r = pthread_cond_init(&c->ra_idle, NULL);
+	if (r) {
+		pthread_cond_destroy(&c->ra_work);
+		pthread_mutex_destroy(&c->ra_lock);
+		return -r;
+	}
+	c->ra_lock_init = true;
+	c->ra_threads = cpus < 1 ? 1 : (unsigned)MIN(cpus, (long)CACHE_RA_MAX_THREADS);
+	c->ra_window = MIN((uint64_t)CACHE_RA_WINDOW, c->max_bytes / 4);
+	return 0;
+}
+
 int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 {
 	struct cache *c = calloc(1, sizeof(*c));
@@ -482,6 +781,12 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 
 	if (!c)
 		return err_set(err, ENOMEM, "block cache: out of memory");
+	/* First, so that cache_free can always destroy it. */
+	r = pthread_mutex_init(&c->free_lock, NULL);
+	if (r) {
+		free(c);
+		return err_set(err, r, "block cache: cannot set up a lock");
+	}
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->bytes, 0);
 	atomic_init(&c->nready, 0);
@@ -500,6 +805,11 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 			cache_free(c);
 			return err_set(err, -r, "block cache: cannot set up a shard");
 		}
+	}
+	r = ra_init(c);
+	if (r < 0) {
+		cache_free(c);
+		return err_set(err, -r, "block cache: cannot set up readahead");
 	}
 	*ret = c;
 	return 0;
@@ -533,4 +843,8 @@ void cache_get_stats(struct cache *c, struct cache_stats *ret)
 	}
 	ret->bytes = atomic_load(&c->bytes);
 	ret->max_bytes = c->max_bytes;
+	pthread_mutex_lock(&c->ra_lock);
+	ret->readaheads = c->ra_decoded;
+	ret->readaheads_dropped = c->ra_dropped;
+	pthread_mutex_unlock(&c->ra_lock);
 }

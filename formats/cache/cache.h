@@ -9,6 +9,7 @@
 #ifndef VMFS_CACHE_H
 #define VMFS_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../common/err.h"
@@ -19,12 +20,20 @@ struct cache;
 struct cache_stats {
 	uint64_t hits, misses, waits, evictions;
 	uint64_t bytes, max_bytes;
+	uint64_t readaheads;	     /* blocks the readahead workers decoded */
+	uint64_t readaheads_dropped; /* requests dropped because the queue was full */
 };
 
 /* A cache of at most max_bytes of block data (at least one block always fits, and blocks
  * being decoded or copied out may briefly exceed the bound; it is trimmed after). One
  * reference to the caller. 0 or -errno. */
 int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err);
+
+/* Readahead for sequential readers of the cached disks: threads worker threads (0: off)
+ * decode up to window bytes ahead of a reader. The default is one worker per online CPU
+ * and a window of min(8 MiB, max_bytes / 4). Before the first read only: -EBUSY once the
+ * workers run. 0 or -EBUSY. */
+int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window);
 
 /* Take a reference. Returns c. */
 struct cache *cache_ref(struct cache *c);

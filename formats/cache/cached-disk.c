@@ -14,6 +14,15 @@
  * Blocks are keyed by a 64-bit id drawn once per cached disk, not by its address: a disk
  * freed and another allocated at the same address must never see each other's blocks,
  * even if the first one's blocks were still in the cache.
+ *
+ * Readahead: a read that starts within one window of where the previous one ended is
+ * sequential (the kernel's own readahead sends several requests at once, which the FUSE
+ * workers serve out of order, so "exactly where the last one ended" would miss most of
+ * them).  It queues the blocks that must be decoded (DATA without raw bytes) between the
+ * end of the read and one window past it, skipping what earlier reads already queued:
+ * ra_until remembers how far that went, unless the reader has moved away from it (a
+ * second pass from the start), when it starts again from the reader.  Random reads
+ * queue nothing.
  */
 #include "cache.h"
 
@@ -33,6 +42,8 @@ struct cached_disk {
 	struct disk *inner;
 	uint64_t id;
 	unsigned shift; /* log2 of the grain */
+	atomic_uint_fast64_t ra_next;  /* where the last read ended */
+	atomic_uint_fast64_t ra_until; /* blocks below this are queued for readahead */
 };
 
 /* Starts at 1 so that 0 can mean "never registered" in a half-built disk. */
@@ -62,11 +73,59 @@ static int cached_read_blocks(struct cached_disk *cd, unsigned char *p, size_t l
 	return 0;
 }
 
+/* Queue the decodable blocks of [from, to) (block indexes) for the readahead workers;
+ * returns the block after the last one looked at. */
+static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t to)
+{
+	struct disk *d = &cd->d;
+	uint64_t off = from << cd->shift, end = MIN(to << cd->shift, d->size);
+
+	while (off < end) {
+		struct disk_run run;
+		uint64_t run_end;
+
+		if (disk_status(cd->inner, off, end - off, &run) < 0)
+			break;
+		run_end = MIN(off + run.len, end);
+		if (run.state == DISK_DATA && !run.src) {
+			for (uint64_t b = off >> cd->shift; b << cd->shift < run_end; b++) {
+				uint64_t start = b << cd->shift;
+				size_t block_len = (size_t)MIN((uint64_t)d->grain, d->size - start);
+
+				if (!cache_readahead(cd->cache, cd->inner, cd->id, b, start, block_len))
+					return b;
+			}
+		}
+		off = run_end;
+	}
+	return to;
+}
+
+/* A sequential reader just read [off, off + len): keep the window ahead of it queued. */
+static void readahead(struct cached_disk *cd, uint64_t off, size_t len)
+{
+	uint64_t window = cache_readahead_window(cd->cache), end = off + len;
+	uint64_t prev = atomic_exchange(&cd->ra_next, end), first, last, until, from, done;
+
+	if (window == 0 || off + window < prev || off > prev + window)
+		return;
+	first = (end + cd->d.grain - 1) >> cd->shift;
+	last = (MIN(end + window, cd->d.size) + cd->d.grain - 1) >> cd->shift;
+	until = atomic_load(&cd->ra_until);
+	from = until < first || until > last ? first : until;
+	if (from >= last || !atomic_compare_exchange_strong(&cd->ra_until, &until, last))
+		return; /* nothing new, or another reader is queueing it */
+	done = readahead_queue(cd, from, last);
+	if (done < last) /* the queue was full: let the next read try again */
+		atomic_compare_exchange_strong(&cd->ra_until, &last, done);
+}
+
 static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
 {
 	struct cached_disk *cd = (struct cached_disk *)d;
 	unsigned char *p = buf;
 
+	readahead(cd, off, len);
 	/* disk_read checked the range, so every piece lies inside a block of the disk. */
 	while (len > 0) {
 		struct disk_run run;
@@ -137,6 +196,8 @@ int cache_wrap(struct cache *c, struct disk *inner, struct disk **ret, struct er
 	cd->inner = disk_ref(inner);
 	cd->id = atomic_fetch_add(&cached_next_id, 1);
 	cd->shift = (unsigned)__builtin_ctz(inner->grain);
+	atomic_init(&cd->ra_next, 0);
+	atomic_init(&cd->ra_until, 0);
 	*ret = &cd->d;
 	return 0;
 }
