@@ -46,6 +46,12 @@
  * process that forks after creating the cache (fuse_daemonize) still has them.  Before a
  * cached disk is freed, cache_forget_disk drops its queued requests and waits for the
  * ones being decoded, so no worker reads a disk that is gone.
+ *
+ * Drop-behind: blocks a sequential reader has gone well past (CACHE_RA_BEHIND) are dropped at once
+ * (cache_drop) instead of waiting for the CLOCK.  The kernel keeps what FUSE replied in
+ * its page cache, so a streaming copy would never ask for them again; without this a
+ * copy fills the whole budget with blocks nobody reads, and every one of them is fresh
+ * memory the kernel must fault in and zero, where dropped ones are recycled.
  */
 #include "cache.h"
 
@@ -53,10 +59,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../common/bounds.h"
@@ -70,10 +78,17 @@
 #define CACHE_MIN_BUCKETS 16
 /* Keep shards on separate cache lines so that their locks do not ping-pong. */
 #define CACHE_LINE 64
-/* Buffers of evicted blocks kept for the next decodes: the one the next decode evicts
- * comes straight back, and a few more absorb bursts. */
-#define CACHE_FREE_MAX 128
-#define CACHE_FREE_BYTES (8u << 20)
+/* Block buffers come from slabs of this size: a huge page where the kernel has them. */
+#define CACHE_SLAB (2u << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, len) ASAN_POISON_MEMORY_REGION(p, len)
+#define UNPOISON(p, len) ASAN_UNPOISON_MEMORY_REGION(p, len)
+#else
+#define POISON(p, len) ((void)(p), (void)(len))
+#define UNPOISON(p, len) ((void)(p), (void)(len))
+#endif
 /* Readahead requests waiting for a worker: 16 MiB of 64 KiB grains. */
 #define CACHE_RA_QUEUE 256
 /* Workers beyond the cores would only take turns; a few dozen is plenty anywhere. */
@@ -82,6 +97,10 @@
  * for the time a reader takes to copy out a 1 MiB request, and never more than a quarter
  * of the cache, so that blocks read ahead are still there when the reader comes. */
 #define CACHE_RA_WINDOW (8u << 20)
+/* How far behind a sequential reader blocks are dropped: past the reads still in flight,
+ * which the kernel's readahead window bounds (4 MiB by default, -o readahead_kb), with
+ * room to spare, and within half the cache. */
+#define CACHE_RA_BEHIND (32u << 20)
 
 enum entry_state { ENTRY_PENDING, ENTRY_READY, ENTRY_FAILED };
 
@@ -104,11 +123,17 @@ struct shard {
 	size_t nbuckets, count; /* count: entries linked in the hash */
 	struct entry *hand;	/* next READY entry the CLOCK looks at */
 	size_t nready;		/* entries in the ring */
-	uint64_t hits, misses, waits, evictions;
+	uint64_t hits, misses, waits, evictions, drops;
+};
+
+struct slab {
+	struct slab *next;
+	unsigned char *mem; /* CACHE_SLAB bytes */
 };
 
 struct ra_req {
 	struct disk *inner; /* borrowed: its cached disk waits for us before freeing it */
+	const atomic_uint_fast64_t *floor; /* likewise; blocks below it are stale */
 	uint64_t id, index, block_off;
 	size_t block_len;
 };
@@ -122,12 +147,11 @@ struct cache {
 	struct shard *shards;
 	unsigned nshards_init; /* shards whose lock and condvar exist, for a half-built cache */
 
-	/* Recycled block buffers, under free_lock. */
+	/* Block buffers, under free_lock. */
 	pthread_mutex_t free_lock;
-	unsigned char *free_buf[CACHE_FREE_MAX];
-	size_t free_len[CACHE_FREE_MAX];
-	unsigned n_free;
-	uint64_t free_bytes;
+	size_t slab_len;	 /* the size slabs are carved into; 0 until the first buffer */
+	struct slab *slabs;	 /* every slab, to free them */
+	unsigned char *free_stack; /* free slab buffers, each holding the next's address */
 
 	/* Readahead, all under ra_lock. */
 	pthread_mutex_t ra_lock;
@@ -137,7 +161,7 @@ struct cache {
 	struct ra_req ra_queue[CACHE_RA_QUEUE]; /* a ring */
 	size_t ra_head, ra_count;
 	unsigned ra_threads; /* workers wanted; 0 = readahead off */
-	uint64_t ra_window;
+	uint64_t ra_window, ra_behind;
 	pthread_t *ra_tids;
 	uint64_t *ra_busy; /* per worker: id of the disk it is decoding, 0 when idle */
 	unsigned ra_started;
@@ -164,37 +188,68 @@ static struct shard *shard_of(struct cache *c, uint64_t hash)
 	return &c->shards[hash >> (64 - CACHE_SHARD_BITS)];
 }
 
-/* A buffer of len bytes for a block: a recycled one of that length when there is one.
- * Fresh memory costs a page fault per page on first touch, as much as inflating into it. */
+/*
+ * Block buffers.  Fresh memory costs a page fault per 4 KiB page on first touch, about as
+ * much as inflating into it, and every mount fills its cache from nothing.  So buffers of
+ * the common block size (the first one asked for; grains are all one size) are carved
+ * out of 2 MiB slabs the kernel may back with huge pages, and an evicted block's buffer
+ * goes back on a free stack for the next decode.  Slabs are only given back when the
+ * cache goes: their memory is the most the cache ever held at once, which the byte budget
+ * bounds.  Other sizes (a short last block, a second disk with another grain) use malloc.
+ * Under AddressSanitizer a buffer on the free stack is poisoned, so a block used after
+ * its eviction is still caught.
+ */
+static bool slab_len_ok(size_t len)
+{
+	return len >= sizeof(void *) && len <= CACHE_SLAB / 8 && len % alignof(max_align_t) == 0;
+}
+
 static unsigned char *buf_get(struct cache *c, size_t len)
 {
 	unsigned char *p = NULL;
 
 	pthread_mutex_lock(&c->free_lock);
-	for (unsigned i = c->n_free; i-- > 0;) {
-		if (c->free_len[i] == len) {
-			p = c->free_buf[i];
-			c->free_buf[i] = c->free_buf[c->n_free - 1];
-			c->free_len[i] = c->free_len[c->n_free - 1];
-			c->n_free--;
-			c->free_bytes -= len;
-			break;
+	if (!c->slab_len && slab_len_ok(len))
+		c->slab_len = len;
+	if (len != c->slab_len) {
+		pthread_mutex_unlock(&c->free_lock);
+		return malloc(len);
+	}
+	if (!c->free_stack) {
+		struct slab *sl = malloc(sizeof(*sl));
+		unsigned char *mem = sl ? aligned_alloc(CACHE_SLAB, CACHE_SLAB) : NULL;
+
+		if (!mem) {
+			free(sl);
+			pthread_mutex_unlock(&c->free_lock);
+			return NULL;
+		}
+		(void)madvise(mem, CACHE_SLAB, MADV_HUGEPAGE); /* a hint: small pages work too */
+		sl->mem = mem;
+		sl->next = c->slabs;
+		c->slabs = sl;
+		for (size_t off = 0; off + len <= CACHE_SLAB; off += len) {
+			memcpy(mem + off, &c->free_stack, sizeof(c->free_stack));
+			c->free_stack = mem + off;
+			POISON(mem + off, len);
 		}
 	}
+	p = c->free_stack;
+	UNPOISON(p, len);
+	memcpy(&c->free_stack, p, sizeof(c->free_stack));
 	pthread_mutex_unlock(&c->free_lock);
-	return p ? p : malloc(len);
+	return p;
 }
 
-/* Keep an evicted block's buffer for the next decode, within CACHE_FREE_BYTES. */
 static void buf_put(struct cache *c, unsigned char *p, size_t len)
 {
 	if (!p)
 		return;
 	pthread_mutex_lock(&c->free_lock);
-	if (c->n_free < CACHE_FREE_MAX && len <= CACHE_FREE_BYTES - c->free_bytes) {
-		c->free_buf[c->n_free] = p;
-		c->free_len[c->n_free++] = len;
-		c->free_bytes += len;
+	if (len == c->slab_len) {
+		memcpy(p, &c->free_stack, sizeof(c->free_stack));
+		c->free_stack = p;
+		POISON(p, len);
 		p = NULL;
 	}
 	pthread_mutex_unlock(&c->free_lock);
@@ -501,6 +556,27 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 	return 0;
 }
 
+void cache_drop(struct cache *c, uint64_t id, uint64_t index)
+{
+	uint64_t hash = key_hash(id, index);
+	struct shard *s = shard_of(c, hash);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = shard_lookup(s, hash, id, index);
+	/* Idle and READY only: a block being decoded or copied out is somebody's. */
+	if (e && e->state == ENTRY_READY && atomic_load(&e->refs) == 1) {
+		shard_unlink(s, e);
+		ring_del(c, s, e);
+		s->drops++;
+	} else {
+		e = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e)
+		entry_put(c, e);
+}
+
 /* A readahead worker's job: decode the block unless it is cached or being decoded.
  * True when this call decoded it. */
 static bool cache_prefetch(struct cache *c, const struct ra_req *q)
@@ -510,7 +586,10 @@ static bool cache_prefetch(struct cache *c, const struct ra_req *q)
 	struct entry *e = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	if (!shard_lookup(s, hash, q->id, q->index))
+	/* Below the floor, the reader went past it while it waited in the queue and dropped
+	 * it behind. The reader raises the floor before it drops, and drops under this lock:
+	 * a block gone from the hash is seen below the floor here. */
+	if (!shard_lookup(s, hash, q->id, q->index) && q->index >= atomic_load(q->floor))
 		e = entry_insert(s, hash, q->id, q->index, q->block_len);
 	pthread_mutex_unlock(&s->lock);
 	if (!e)
@@ -571,8 +650,8 @@ static void ra_start(struct cache *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-bool cache_readahead(struct cache *c, struct disk *inner, uint64_t id, uint64_t index,
-		     uint64_t block_off, size_t block_len)
+bool cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
+		     uint64_t id, uint64_t index, uint64_t block_off, size_t block_len)
 {
 	bool queued = false;
 
@@ -583,7 +662,7 @@ bool cache_readahead(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 			c->ra_dropped++;
 		} else {
 			c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
-				(struct ra_req){ inner, id, index, block_off, block_len };
+				(struct ra_req){ inner, floor, id, index, block_off, block_len };
 			c->ra_count++;
 			pthread_cond_signal(&c->ra_work);
 			queued = true;
@@ -593,26 +672,25 @@ bool cache_readahead(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 	return queued;
 }
 
-uint64_t cache_readahead_window(struct cache *c)
+void cache_readahead_params(struct cache *c, uint64_t *ret_window, uint64_t *ret_behind)
 {
-	uint64_t w;
-
 	pthread_mutex_lock(&c->ra_lock);
-	w = c->ra_threads ? c->ra_window : 0;
+	*ret_window = c->ra_threads ? c->ra_window : 0;
+	*ret_behind = c->ra_threads ? c->ra_behind : 0;
 	pthread_mutex_unlock(&c->ra_lock);
-	return w;
 }
 
-int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window)
+int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window, uint64_t behind)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&c->ra_lock);
-	if (c->ra_started)
+	if (c->ra_started) {
 		r = -EBUSY;
-	else {
+	} else {
 		c->ra_threads = MIN(threads, CACHE_RA_MAX_THREADS);
 		c->ra_window = window;
+		c->ra_behind = behind;
 	}
 	pthread_mutex_unlock(&c->ra_lock);
 	return r;
@@ -705,7 +783,7 @@ static void cache_free(struct cache *c)
 
 				for (e = s->buckets[b]; e; e = next) {
 					next = e->hnext;
-					free(e->data);
+					buf_put(c, e->data, e->len); /* slabs go below */
 					free(e);
 				}
 			}
@@ -715,8 +793,14 @@ static void cache_free(struct cache *c)
 		}
 		free(c->shards);
 	}
-	for (unsigned i = 0; i < c->n_free; i++)
-		free(c->free_buf[i]);
+	while (c->slabs) {
+		struct slab *sl = c->slabs;
+
+		c->slabs = sl->next;
+		UNPOISON(sl->mem, CACHE_SLAB);
+		free(sl->mem);
+		free(sl);
+	}
 	pthread_mutex_destroy(&c->free_lock);
 	free(c->ra_tids);
 	free(c->ra_busy);
@@ -771,6 +855,7 @@ static int ra_init(struct cache *c)
 	c->ra_lock_init = true;
 	c->ra_threads = cpus < 1 ? 1 : (unsigned)MIN(cpus, (long)CACHE_RA_MAX_THREADS);
 	c->ra_window = MIN((uint64_t)CACHE_RA_WINDOW, c->max_bytes / 4);
+	c->ra_behind = MIN((uint64_t)CACHE_RA_BEHIND, c->max_bytes / 2);
 	return 0;
 }
 
@@ -839,6 +924,7 @@ void cache_get_stats(struct cache *c, struct cache_stats *ret)
 		ret->misses += s->misses;
 		ret->waits += s->waits;
 		ret->evictions += s->evictions;
+		ret->drops += s->drops;
 		pthread_mutex_unlock(&s->lock);
 	}
 	ret->bytes = atomic_load(&c->bytes);

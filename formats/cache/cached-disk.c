@@ -22,7 +22,11 @@
  * end of the read and one window past it, skipping what earlier reads already queued:
  * ra_until remembers how far that went, unless the reader has moved away from it (a
  * second pass from the start), when it starts again from the reader.  Random reads
- * queue nothing.
+ * queue nothing.  Behind the reader, blocks further back than the reads in flight can be
+ * are dropped (cache_drop): the kernel's page cache has their bytes, and the cache's
+ * memory is better spent ahead of the reader.  drop_until remembers how far that went,
+ * and starts again behind a reader that went back; a readahead request that a worker
+ * only reaches once its block is below drop_until is stale and skipped.
  */
 #include "cache.h"
 
@@ -44,6 +48,7 @@ struct cached_disk {
 	unsigned shift; /* log2 of the grain */
 	atomic_uint_fast64_t ra_next;  /* where the last read ended */
 	atomic_uint_fast64_t ra_until; /* blocks below this are queued for readahead */
+	atomic_uint_fast64_t drop_until; /* blocks below this were dropped behind the reader */
 };
 
 /* Starts at 1 so that 0 can mean "never registered" in a half-built disk. */
@@ -92,7 +97,10 @@ static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t 
 				uint64_t start = b << cd->shift;
 				size_t block_len = (size_t)MIN((uint64_t)d->grain, d->size - start);
 
-				if (!cache_readahead(cd->cache, cd->inner, cd->id, b, start, block_len))
+				struct cache *c = cd->cache;
+
+				if (!cache_readahead(c, cd->inner, &cd->drop_until, cd->id, b, start,
+						     block_len))
 					return b;
 			}
 		}
@@ -101,14 +109,40 @@ static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t 
 	return to;
 }
 
-/* A sequential reader just read [off, off + len): keep the window ahead of it queued. */
+/* Drop the blocks a sequential reader now at end is more than behind bytes past. */
+static void drop_behind(struct cached_disk *cd, uint64_t end, uint64_t window, uint64_t behind)
+{
+	uint64_t target = end > behind ? (end - behind) >> cd->shift : 0;
+	uint64_t until = atomic_load(&cd->drop_until), from;
+
+	if (until > target) {
+		/* A read served out of order is a little behind; a reader more than a window
+		 * behind went back (a second pass): start again from there. */
+		if (until - target > (window >> cd->shift))
+			atomic_compare_exchange_strong(&cd->drop_until, &until, target);
+		return;
+	}
+	/* At most one window's blocks per read: a reader that jumped far ahead leaves
+	 * the ones further back to the CLOCK. */
+	from = MAX(until, target > (window >> cd->shift) ? target - (window >> cd->shift) : 0);
+	if (from >= target || !atomic_compare_exchange_strong(&cd->drop_until, &until, target))
+		return;
+	for (uint64_t b = from; b < target; b++)
+		cache_drop(cd->cache, cd->id, b);
+}
+
+/* A sequential reader just read [off, off + len): keep the window ahead of it queued, and
+ * drop what is far behind it. */
 static void readahead(struct cached_disk *cd, uint64_t off, size_t len)
 {
-	uint64_t window = cache_readahead_window(cd->cache), end = off + len;
+	uint64_t window, behind, end = off + len;
 	uint64_t prev = atomic_exchange(&cd->ra_next, end), first, last, until, from, done;
 
+	cache_readahead_params(cd->cache, &window, &behind);
 	if (window == 0 || off + window < prev || off > prev + window)
 		return;
+	if (behind)
+		drop_behind(cd, end, window, behind);
 	first = (end + cd->d.grain - 1) >> cd->shift;
 	last = (MIN(end + window, cd->d.size) + cd->d.grain - 1) >> cd->shift;
 	until = atomic_load(&cd->ra_until);
@@ -198,6 +232,7 @@ int cache_wrap(struct cache *c, struct disk *inner, struct disk **ret, struct er
 	cd->shift = (unsigned)__builtin_ctz(inner->grain);
 	atomic_init(&cd->ra_next, 0);
 	atomic_init(&cd->ra_until, 0);
+	atomic_init(&cd->drop_until, 0);
 	*ret = &cd->d;
 	return 0;
 }
