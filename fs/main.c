@@ -68,7 +68,7 @@ static int check_mountpoint(const char *mnt)
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct vmfs_opts o = { 0 };
+	struct vmfs_opts o = { .readahead_kb = OPTS_DEFAULT_READAHEAD_KB };
 	struct fuse_cmdline_opts cl = { 0 };
 	struct export_opts eo = { 0 };
 	struct export *exp = NULL;
@@ -139,6 +139,9 @@ int main(int argc, char **argv)
 	if (stat(o.source, &st) == 0)
 		fs.mtime = st.st_mtim;
 	fs.max_readahead = (unsigned)o.readahead_kb * 1024u;
+	fs.readahead_kb = (unsigned)o.readahead_kb;
+	fs.mountpoint = mnt_abs;
+	fs.zero_fd = -1;
 
 	/* Always read-only, whatever the user passed. */
 	if (asprintf(&fsname, "-ofsname=vmfs-mount:%s,subtype=vmfs-mount,ro,default_permissions",

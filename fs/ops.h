@@ -8,6 +8,8 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -19,6 +21,12 @@ struct fs_state {
 	gid_t gid;
 	struct timespec mtime; /* the source's, shown on every node */
 	unsigned max_readahead; /* bytes, 0 = kernel default */
+	unsigned readahead_kb;	/* the mount's readahead window, set on the first open */
+	const char *mountpoint; /* absolute, to find the mount's bdi */
+	atomic_bool readahead_set;
+	bool splice;	 /* the kernel takes spliced replies */
+	size_t pipe_max; /* how far libfuse's pipe can grow */
+	int zero_fd;	 /* a file of zeros to splice holes from, or -1 */
 };
 
 /* The operations table; the session's userdata must be a struct fs_state *. */

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OPTS_STR_(x) #x
+#define OPTS_STR(x) OPTS_STR_(x)
+
 enum { KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt vmfs_opt_spec[] = {
@@ -124,7 +127,9 @@ void opts_usage(const char *prog)
 	       "  -d                     debug output (implies -f)\n"
 	       "  -s                     single-threaded\n"
 	       "  -o cache_size=SIZE     decoded-block cache size (default 256M; K, M, G suffixes)\n"
-	       "  -o readahead_kb=N      kernel readahead for the mount (default: kernel's)\n"
+	       "  -o readahead_kb=N      kernel readahead for the mount in KiB (default "
+	       OPTS_STR(OPTS_DEFAULT_READAHEAD_KB) ";\n"
+	       "                         0: the kernel's own; raising it needs root)\n"
 	       "  --verify, -o verify    check every file against the export's manifest (.mf)\n"
 	       "                         before mounting; refuse to mount on a mismatch\n"
 	       "  -o ignore_cid          accept a parent disk whose CID does not match\n"

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Enough 1 MiB requests in flight to keep every core of a small machine inflating. */
+#define OPTS_DEFAULT_READAHEAD_KB 4096
+
 struct vmfs_opts {
 	char *source;	      /* first non-option argument */
 	char *mountpoint;     /* second, as given (libfuse gets it too) */
@@ -23,7 +26,8 @@ struct vmfs_opts {
 	int virtio;    /* -o virtio */
 	int show_help;
 	int show_version;
-	int readahead_kb; /* -o readahead_kb= : kernel readahead window for the mount */
+	int readahead_kb; /* -o readahead_kb= : kernel readahead window for the mount, 0 = the
+			   * kernel's own; the caller sets the default */
 };
 
 /* Parse argv into o, leaving libfuse's own arguments in args. 0, or -1 after printing one

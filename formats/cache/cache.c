@@ -34,16 +34,38 @@
  * global CLOCK without ever holding two shard locks.  When everything is pending or in
  * use the budget is overrun rather than a reader failed; the excess is trimmed when the
  * readers let go.  One block is always kept even when it alone is larger than the budget.
+ *
+ * Readahead: cached-disk.c notices a sequential reader and queues the blocks ahead of it
+ * (cache_readahead); a pool of worker threads, one per core, decodes them as a miss
+ * would, so that every core inflates while the reader copies.  A worker that finds the
+ * block cached or pending does nothing, and a reader that reaches a block a worker is
+ * decoding waits for it like any second reader: single-flight means nothing is decoded
+ * twice.  Blocks read ahead are not marked referenced, so the CLOCK takes them first if
+ * the reader never comes.  The queue is bounded (a full queue drops requests: readahead
+ * is a hint) and the workers start with the first request, not with the cache, so a
+ * process that forks after creating the cache (fuse_daemonize) still has them.  Before a
+ * cached disk is freed, cache_forget_disk drops its queued requests and waits for the
+ * ones being decoded, so no worker reads a disk that is gone.
+ *
+ * Drop-behind: blocks a sequential reader has gone well past (CACHE_RA_BEHIND) are dropped at once
+ * (cache_drop) instead of waiting for the CLOCK.  The kernel keeps what FUSE replied in
+ * its page cache, so a streaming copy would never ask for them again; without this a
+ * copy fills the whole budget with blocks nobody reads, and every one of them is fresh
+ * memory the kernel must fault in and zero, where dropped ones are recycled.
  */
 #include "cache.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../common/bounds.h"
 
@@ -56,6 +78,29 @@
 #define CACHE_MIN_BUCKETS 16
 /* Keep shards on separate cache lines so that their locks do not ping-pong. */
 #define CACHE_LINE 64
+/* Block buffers come from slabs of this size: a huge page where the kernel has them. */
+#define CACHE_SLAB (2u << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, len) ASAN_POISON_MEMORY_REGION(p, len)
+#define UNPOISON(p, len) ASAN_UNPOISON_MEMORY_REGION(p, len)
+#else
+#define POISON(p, len) ((void)(p), (void)(len))
+#define UNPOISON(p, len) ((void)(p), (void)(len))
+#endif
+/* Readahead requests waiting for a worker: 16 MiB of 64 KiB grains. */
+#define CACHE_RA_QUEUE 256
+/* Workers beyond the cores would only take turns; a few dozen is plenty anywhere. */
+#define CACHE_RA_MAX_THREADS 32
+/* How far ahead of a sequential reader: enough 64 KiB grains to keep a few cores busy
+ * for the time a reader takes to copy out a 1 MiB request, and never more than a quarter
+ * of the cache, so that blocks read ahead are still there when the reader comes. */
+#define CACHE_RA_WINDOW (8u << 20)
+/* How far behind a sequential reader blocks are dropped: past the reads still in flight,
+ * which the kernel's readahead window bounds (4 MiB by default, -o readahead_kb), with
+ * room to spare, and within half the cache. */
+#define CACHE_RA_BEHIND (32u << 20)
 
 enum entry_state { ENTRY_PENDING, ENTRY_READY, ENTRY_FAILED };
 
@@ -78,7 +123,19 @@ struct shard {
 	size_t nbuckets, count; /* count: entries linked in the hash */
 	struct entry *hand;	/* next READY entry the CLOCK looks at */
 	size_t nready;		/* entries in the ring */
-	uint64_t hits, misses, waits, evictions;
+	uint64_t hits, misses, waits, evictions, drops;
+};
+
+struct slab {
+	struct slab *next;
+	unsigned char *mem; /* CACHE_SLAB bytes */
+};
+
+struct ra_req {
+	struct disk *inner; /* borrowed: its cached disk waits for us before freeing it */
+	const atomic_uint_fast64_t *floor; /* likewise; blocks below it are stale */
+	uint64_t id, index, block_off;
+	size_t block_len;
 };
 
 struct cache {
@@ -89,6 +146,28 @@ struct cache {
 	atomic_uint hand;	    /* the shard eviction visits next */
 	struct shard *shards;
 	unsigned nshards_init; /* shards whose lock and condvar exist, for a half-built cache */
+
+	/* Block buffers, under free_lock. */
+	pthread_mutex_t free_lock;
+	size_t slab_len;	 /* the size slabs are carved into; 0 until the first buffer */
+	struct slab *slabs;	 /* every slab, to free them */
+	unsigned char *free_stack; /* free slab buffers, each holding the next's address */
+
+	/* Readahead, all under ra_lock. */
+	pthread_mutex_t ra_lock;
+	pthread_cond_t ra_work; /* a request was queued, or stop */
+	pthread_cond_t ra_idle; /* a worker finished a request */
+	bool ra_lock_init;
+	struct ra_req ra_queue[CACHE_RA_QUEUE]; /* a ring */
+	size_t ra_head, ra_count;
+	unsigned ra_threads; /* workers wanted; 0 = readahead off */
+	uint64_t ra_window, ra_behind;
+	pthread_t *ra_tids;
+	uint64_t *ra_busy; /* per worker: id of the disk it is decoding, 0 when idle */
+	unsigned ra_started;
+	unsigned ra_slots; /* workers that took a ra_busy slot */
+	bool ra_stop;
+	uint64_t ra_decoded, ra_dropped;
 };
 
 static uint64_t key_hash(uint64_t id, uint64_t index)
@@ -109,10 +188,78 @@ static struct shard *shard_of(struct cache *c, uint64_t hash)
 	return &c->shards[hash >> (64 - CACHE_SHARD_BITS)];
 }
 
-static void entry_put(struct entry *e)
+/*
+ * Block buffers.  Fresh memory costs a page fault per 4 KiB page on first touch, about as
+ * much as inflating into it, and every mount fills its cache from nothing.  So buffers of
+ * the common block size (the first one asked for; grains are all one size) are carved
+ * out of 2 MiB slabs the kernel may back with huge pages, and an evicted block's buffer
+ * goes back on a free stack for the next decode.  Slabs are only given back when the
+ * cache goes: their memory is the most the cache ever held at once, which the byte budget
+ * bounds.  Other sizes (a short last block, a second disk with another grain) use malloc.
+ * Under AddressSanitizer a buffer on the free stack is poisoned, so a block used after
+ * its eviction is still caught.
+ */
+static bool slab_len_ok(size_t len)
+{
+	return len >= sizeof(void *) && len <= CACHE_SLAB / 8 && len % alignof(max_align_t) == 0;
+}
+
+static unsigned char *buf_get(struct cache *c, size_t len)
+{
+	unsigned char *p = NULL;
+
+	pthread_mutex_lock(&c->free_lock);
+	if (!c->slab_len && slab_len_ok(len))
+		c->slab_len = len;
+	if (len != c->slab_len) {
+		pthread_mutex_unlock(&c->free_lock);
+		return malloc(len);
+	}
+	if (!c->free_stack) {
+		struct slab *sl = malloc(sizeof(*sl));
+		unsigned char *mem = sl ? aligned_alloc(CACHE_SLAB, CACHE_SLAB) : NULL;
+
+		if (!mem) {
+			free(sl);
+			pthread_mutex_unlock(&c->free_lock);
+			return NULL;
+		}
+		(void)madvise(mem, CACHE_SLAB, MADV_HUGEPAGE); /* a hint: small pages work too */
+		sl->mem = mem;
+		sl->next = c->slabs;
+		c->slabs = sl;
+		for (size_t off = 0; off + len <= CACHE_SLAB; off += len) {
+			memcpy(mem + off, &c->free_stack, sizeof(c->free_stack));
+			c->free_stack = mem + off;
+			POISON(mem + off, len);
+		}
+	}
+	p = c->free_stack;
+	UNPOISON(p, len);
+	memcpy(&c->free_stack, p, sizeof(c->free_stack));
+	pthread_mutex_unlock(&c->free_lock);
+	return p;
+}
+
+static void buf_put(struct cache *c, unsigned char *p, size_t len)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&c->free_lock);
+	if (len == c->slab_len) {
+		memcpy(p, &c->free_stack, sizeof(c->free_stack));
+		c->free_stack = p;
+		POISON(p, len);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&c->free_lock);
+	free(p);
+}
+
+static void entry_put(struct cache *c, struct entry *e)
 {
 	if (atomic_fetch_sub(&e->refs, 1) == 1) {
-		free(e->data);
+		buf_put(c, e->data, e->len);
 		free(e);
 	}
 }
@@ -245,7 +392,7 @@ static bool cache_evict_one(struct cache *c)
 		e = shard_evict(c, s);
 		pthread_mutex_unlock(&s->lock);
 		if (e) {
-			entry_put(e);
+			entry_put(c, e);
 			return true;
 		}
 	}
@@ -285,7 +432,7 @@ static void cache_trim(struct cache *c)
 
 static void cache_release(struct cache *c, struct entry *e)
 {
-	entry_put(e);
+	entry_put(c, e);
 	cache_trim(c);
 }
 
@@ -296,7 +443,7 @@ static int entry_decode(struct cache *c, struct disk *inner, struct entry *e, ui
 	int r;
 
 	cache_reserve(c, e->len);
-	data = malloc(e->len);
+	data = buf_get(c, e->len);
 	if (!data) {
 		r = -ENOMEM;
 		goto out_unreserve;
@@ -308,9 +455,51 @@ static int entry_decode(struct cache *c, struct disk *inner, struct entry *e, ui
 	return 0;
 
 out_free:
-	free(data);
+	buf_put(c, data, e->len);
 out_unreserve:
 	atomic_fetch_sub(&c->bytes, e->len);
+	return r;
+}
+
+/* A PENDING entry for block index of disk id, linked into s (locked by the caller) with
+ * a reference for the caller besides the hash's; NULL when out of memory. */
+static struct entry *entry_insert(struct shard *s, uint64_t hash, uint64_t id, uint64_t index,
+				  size_t block_len)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->hash = hash;
+	e->id = id;
+	e->index = index;
+	e->len = block_len;
+	e->state = ENTRY_PENDING;
+	atomic_init(&e->refs, 2); /* the hash's and ours */
+	shard_link(s, e);
+	return e;
+}
+
+/* Decode e (PENDING, inserted by this thread) and publish it READY, or FAILED and out of
+ * the hash (whose reference is dropped then). No lock held. 0 or the decode's -errno. */
+static int entry_fill(struct cache *c, struct shard *s, struct disk *inner, struct entry *e,
+		      uint64_t off)
+{
+	int r = entry_decode(c, inner, e, off);
+
+	pthread_mutex_lock(&s->lock);
+	if (r < 0) {
+		shard_unlink(s, e);
+		e->state = ENTRY_FAILED;
+		e->error = r;
+	} else {
+		e->state = ENTRY_READY;
+		ring_add(c, s, e);
+	}
+	pthread_cond_broadcast(&s->published);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		entry_put(c, e);
 	return r;
 }
 
@@ -350,39 +539,16 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 		cache_release(c, e);
 		return 0;
 	}
-
-	e = calloc(1, sizeof(*e));
-	if (!e) {
-		pthread_mutex_unlock(&s->lock);
+	e = entry_insert(s, hash, id, index, block_len);
+	if (e)
+		s->misses++;
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
 		return -ENOMEM;
-	}
-	e->hash = hash;
-	e->id = id;
-	e->index = index;
-	e->len = block_len;
-	e->state = ENTRY_PENDING;
-	atomic_init(&e->refs, 2); /* the hash's and ours */
-	shard_link(s, e);
-	s->misses++;
-	pthread_mutex_unlock(&s->lock);
 
-	r = entry_decode(c, inner, e, block_off);
-
-	pthread_mutex_lock(&s->lock);
+	r = entry_fill(c, s, inner, e, block_off);
 	if (r < 0) {
-		shard_unlink(s, e);
-		e->state = ENTRY_FAILED;
-		e->error = r;
-	} else {
-		e->state = ENTRY_READY;
-		ring_add(c, s, e);
-	}
-	pthread_cond_broadcast(&s->published);
-	pthread_mutex_unlock(&s->lock);
-
-	if (r < 0) {
-		entry_put(e); /* the hash's */
-		entry_put(e);
+		entry_put(c, e);
 		return r;
 	}
 	memcpy(buf, e->data + at, len);
@@ -390,14 +556,180 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 	return 0;
 }
 
+void cache_drop(struct cache *c, uint64_t id, uint64_t index)
+{
+	uint64_t hash = key_hash(id, index);
+	struct shard *s = shard_of(c, hash);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = shard_lookup(s, hash, id, index);
+	/* Idle and READY only: a block being decoded or copied out is somebody's. */
+	if (e && e->state == ENTRY_READY && atomic_load(&e->refs) == 1) {
+		shard_unlink(s, e);
+		ring_del(c, s, e);
+		s->drops++;
+	} else {
+		e = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e)
+		entry_put(c, e);
+}
+
+/* A readahead worker's job: decode the block unless it is cached or being decoded.
+ * True when this call decoded it. */
+static bool cache_prefetch(struct cache *c, const struct ra_req *q)
+{
+	uint64_t hash = key_hash(q->id, q->index);
+	struct shard *s = shard_of(c, hash);
+	struct entry *e = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	/* Below the floor, the reader went past it while it waited in the queue and dropped
+	 * it behind. The reader raises the floor before it drops, and drops under this lock:
+	 * a block gone from the hash is seen below the floor here. */
+	if (!shard_lookup(s, hash, q->id, q->index) && q->index >= atomic_load(q->floor))
+		e = entry_insert(s, hash, q->id, q->index, q->block_len);
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
+		return false;
+	/* A failed decode is not ours to report: the reader will meet it itself. */
+	if (entry_fill(c, s, q->inner, e, q->block_off) < 0) {
+		entry_put(c, e);
+		return false;
+	}
+	cache_release(c, e);
+	return true;
+}
+
+static void *ra_main(void *arg)
+{
+	struct cache *c = arg;
+	unsigned me;
+
+	pthread_mutex_lock(&c->ra_lock);
+	me = c->ra_slots++;
+	for (;;) {
+		struct ra_req q;
+		bool decoded;
+
+		while (!c->ra_stop && c->ra_count == 0)
+			pthread_cond_wait(&c->ra_work, &c->ra_lock);
+		if (c->ra_stop)
+			break;
+		q = c->ra_queue[c->ra_head];
+		c->ra_head = (c->ra_head + 1) % CACHE_RA_QUEUE;
+		c->ra_count--;
+		c->ra_busy[me] = q.id;
+		pthread_mutex_unlock(&c->ra_lock);
+
+		decoded = cache_prefetch(c, &q);
+
+		pthread_mutex_lock(&c->ra_lock);
+		c->ra_busy[me] = 0;
+		if (decoded)
+			c->ra_decoded++;
+		pthread_cond_broadcast(&c->ra_idle);
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return NULL;
+}
+
+/* Start the workers that are missing. Call with ra_lock held. */
+static void ra_start(struct cache *c)
+{
+	sigset_t all, old;
+
+	/* Signals (SIGINT, SIGTERM unmount) are for the FUSE threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	while (c->ra_started < c->ra_threads &&
+	       pthread_create(&c->ra_tids[c->ra_started], NULL, ra_main, c) == 0)
+		c->ra_started++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+bool cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
+		     uint64_t id, uint64_t index, uint64_t block_off, size_t block_len)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&c->ra_lock);
+	if (c->ra_threads && !c->ra_stop) {
+		ra_start(c);
+		if (c->ra_started == 0 || c->ra_count == CACHE_RA_QUEUE) {
+			c->ra_dropped++;
+		} else {
+			c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
+				(struct ra_req){ inner, floor, id, index, block_off, block_len };
+			c->ra_count++;
+			pthread_cond_signal(&c->ra_work);
+			queued = true;
+		}
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return queued;
+}
+
+void cache_readahead_params(struct cache *c, uint64_t *ret_window, uint64_t *ret_behind)
+{
+	pthread_mutex_lock(&c->ra_lock);
+	*ret_window = c->ra_threads ? c->ra_window : 0;
+	*ret_behind = c->ra_threads ? c->ra_behind : 0;
+	pthread_mutex_unlock(&c->ra_lock);
+}
+
+int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window, uint64_t behind)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&c->ra_lock);
+	if (c->ra_started) {
+		r = -EBUSY;
+	} else {
+		c->ra_threads = MIN(threads, CACHE_RA_MAX_THREADS);
+		c->ra_window = window;
+		c->ra_behind = behind;
+	}
+	pthread_mutex_unlock(&c->ra_lock);
+	return r;
+}
+
+/* Forget disk id's queued readahead and wait for the blocks of it being decoded. */
+static void ra_forget_disk(struct cache *c, uint64_t id)
+{
+	size_t kept = 0;
+	bool busy;
+
+	pthread_mutex_lock(&c->ra_lock);
+	for (size_t i = 0; i < c->ra_count; i++) {
+		struct ra_req *q = &c->ra_queue[(c->ra_head + i) % CACHE_RA_QUEUE];
+
+		if (q->id != id)
+			c->ra_queue[(c->ra_head + kept++) % CACHE_RA_QUEUE] = *q;
+	}
+	c->ra_count = kept;
+	do {
+		busy = false;
+		for (unsigned i = 0; i < c->ra_slots; i++)
+			busy |= c->ra_busy[i] == id;
+		if (busy)
+			pthread_cond_wait(&c->ra_idle, &c->ra_lock);
+	} while (busy);
+	pthread_mutex_unlock(&c->ra_lock);
+}
+
 /*
  * Drop every block of disk id: called when a cached disk is freed, so the memory comes
- * back at once. No read of that disk can be running, hence no PENDING entry of it.
+ * back at once. No read of that disk can be running, and once its readahead is
+ * forgotten no worker decodes for it, hence no PENDING entry of it.
  */
 void cache_forget_disk(struct cache *c, uint64_t id)
 {
 	struct entry *dead = NULL;
 
+	ra_forget_disk(c, id);
 	for (unsigned i = 0; i < CACHE_SHARDS; i++) {
 		struct shard *s = &c->shards[i];
 
@@ -425,12 +757,23 @@ void cache_forget_disk(struct cache *c, uint64_t id)
 		struct entry *e = dead;
 
 		dead = e->hnext;
-		entry_put(e);
+		entry_put(c, e);
 	}
 }
 
 static void cache_free(struct cache *c)
 {
+	if (c->ra_lock_init) {
+		pthread_mutex_lock(&c->ra_lock);
+		c->ra_stop = true;
+		pthread_cond_broadcast(&c->ra_work);
+		pthread_mutex_unlock(&c->ra_lock);
+		for (unsigned i = 0; i < c->ra_started; i++)
+			pthread_join(c->ra_tids[i], NULL);
+		pthread_cond_destroy(&c->ra_idle);
+		pthread_cond_destroy(&c->ra_work);
+		pthread_mutex_destroy(&c->ra_lock);
+	}
 	if (c->shards) {
 		for (unsigned i = 0; i < c->nshards_init; i++) {
 			struct shard *s = &c->shards[i];
@@ -440,7 +783,7 @@ static void cache_free(struct cache *c)
 
 				for (e = s->buckets[b]; e; e = next) {
 					next = e->hnext;
-					free(e->data);
+					buf_put(c, e->data, e->len); /* slabs go below */
 					free(e);
 				}
 			}
@@ -450,6 +793,17 @@ static void cache_free(struct cache *c)
 		}
 		free(c->shards);
 	}
+	while (c->slabs) {
+		struct slab *sl = c->slabs;
+
+		c->slabs = sl->next;
+		UNPOISON(sl->mem, CACHE_SLAB);
+		free(sl->mem);
+		free(sl);
+	}
+	pthread_mutex_destroy(&c->free_lock);
+	free(c->ra_tids);
+	free(c->ra_busy);
 	free(c);
 }
 
@@ -475,6 +829,36 @@ static int shard_init(struct shard *s)
 	return 0;
 }
 
+static int ra_init(struct cache *c)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int r;
+
+	c->ra_tids = calloc(CACHE_RA_MAX_THREADS, sizeof(*c->ra_tids));
+	c->ra_busy = calloc(CACHE_RA_MAX_THREADS, sizeof(*c->ra_busy));
+	if (!c->ra_tids || !c->ra_busy)
+		return -ENOMEM;
+	r = pthread_mutex_init(&c->ra_lock, NULL);
+	if (r)
+		return -r;
+	r = pthread_cond_init(&c->ra_work, NULL);
+	if (r) {
+		pthread_mutex_destroy(&c->ra_lock);
+		return -r;
+	}
+	r = pthread_cond_init(&c->ra_idle, NULL);
+	if (r) {
+		pthread_cond_destroy(&c->ra_work);
+		pthread_mutex_destroy(&c->ra_lock);
+		return -r;
+	}
+	c->ra_lock_init = true;
+	c->ra_threads = cpus < 1 ? 1 : (unsigned)MIN(cpus, (long)CACHE_RA_MAX_THREADS);
+	c->ra_window = MIN((uint64_t)CACHE_RA_WINDOW, c->max_bytes / 4);
+	c->ra_behind = MIN((uint64_t)CACHE_RA_BEHIND, c->max_bytes / 2);
+	return 0;
+}
+
 int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 {
 	struct cache *c = calloc(1, sizeof(*c));
@@ -482,6 +866,12 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 
 	if (!c)
 		return err_set(err, ENOMEM, "block cache: out of memory");
+	/* First, so that cache_free can always destroy it. */
+	r = pthread_mutex_init(&c->free_lock, NULL);
+	if (r) {
+		free(c);
+		return err_set(err, r, "block cache: cannot set up a lock");
+	}
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->bytes, 0);
 	atomic_init(&c->nready, 0);
@@ -500,6 +890,11 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 			cache_free(c);
 			return err_set(err, -r, "block cache: cannot set up a shard");
 		}
+	}
+	r = ra_init(c);
+	if (r < 0) {
+		cache_free(c);
+		return err_set(err, -r, "block cache: cannot set up readahead");
 	}
 	*ret = c;
 	return 0;
@@ -529,8 +924,13 @@ void cache_get_stats(struct cache *c, struct cache_stats *ret)
 		ret->misses += s->misses;
 		ret->waits += s->waits;
 		ret->evictions += s->evictions;
+		ret->drops += s->drops;
 		pthread_mutex_unlock(&s->lock);
 	}
 	ret->bytes = atomic_load(&c->bytes);
 	ret->max_bytes = c->max_bytes;
+	pthread_mutex_lock(&c->ra_lock);
+	ret->readaheads = c->ra_decoded;
+	ret->readaheads_dropped = c->ra_dropped;
+	pthread_mutex_unlock(&c->ra_lock);
 }

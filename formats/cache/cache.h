@@ -9,6 +9,7 @@
 #ifndef VMFS_CACHE_H
 #define VMFS_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../common/err.h"
@@ -18,13 +19,23 @@ struct cache;
 
 struct cache_stats {
 	uint64_t hits, misses, waits, evictions;
+	uint64_t drops; /* blocks dropped behind a sequential reader */
 	uint64_t bytes, max_bytes;
+	uint64_t readaheads;	     /* blocks the readahead workers decoded */
+	uint64_t readaheads_dropped; /* requests dropped because the queue was full */
 };
 
 /* A cache of at most max_bytes of block data (at least one block always fits, and blocks
  * being decoded or copied out may briefly exceed the bound; it is trimmed after). One
  * reference to the caller. 0 or -errno. */
 int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err);
+
+/* Readahead for sequential readers of the cached disks: threads worker threads (0: off)
+ * decode up to window bytes ahead of a reader, and blocks more than behind bytes behind
+ * it are dropped. The default is one worker per online CPU, a window of min(8 MiB,
+ * max_bytes / 4) and min(32 MiB, max_bytes / 2) behind. Before the first read only:
+ * -EBUSY once the workers run. 0 or -EBUSY. */
+int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window, uint64_t behind);
 
 /* Take a reference. Returns c. */
 struct cache *cache_ref(struct cache *c);

@@ -1,14 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The "cached" disk: a filter in front of a costly disk (one whose reads inflate) that
- * reads it through the block cache.  A request is cut at the inner disk's grain
- * boundaries; each piece is copied out of one cached block, and a block that is not
- * cached is decoded whole (the last block of a disk whose size is not a multiple of the
- * grain is short).  Block status is metadata, so it goes straight to the inner disk.
+ * reads it through the block cache.  Only what costs goes through the cache: a request
+ * is first cut into the inner disk's status runs.  A run that is not DATA reads as zeros
+ * (the disk contract: a disk that reports UNALLOCATED or ZERO reads zeros there; a chain
+ * reports its parent's state itself), so it is zero-filled here and never takes cache
+ * space; a DATA run whose bytes sit raw in a source is read from it directly.  The rest
+ * is cut at the inner disk's grain boundaries; each piece is copied out of one cached
+ * block, and a block that is not cached is decoded whole (the last block of a disk whose
+ * size is not a multiple of the grain is short).  Block status is metadata, so it goes
+ * straight to the inner disk.
  *
  * Blocks are keyed by a 64-bit id drawn once per cached disk, not by its address: a disk
  * freed and another allocated at the same address must never see each other's blocks,
  * even if the first one's blocks were still in the cache.
+ *
+ * Readahead: a read that starts within one window of where the previous one ended is
+ * sequential (the kernel's own readahead sends several requests at once, which the FUSE
+ * workers serve out of order, so "exactly where the last one ended" would miss most of
+ * them).  It queues the blocks that must be decoded (DATA without raw bytes) between the
+ * end of the read and one window past it, skipping what earlier reads already queued:
+ * ra_until remembers how far that went, unless the reader has moved away from it (a
+ * second pass from the start), when it starts again from the reader.  Random reads
+ * queue nothing.  Behind the reader, blocks further back than the reads in flight can be
+ * are dropped (cache_drop): the kernel's page cache has their bytes, and the cache's
+ * memory is better spent ahead of the reader.  drop_until remembers how far that went,
+ * and starts again behind a reader that went back; a readahead request that a worker
+ * only reaches once its block is below drop_until is stale and skipped.
  */
 #include "cache.h"
 
@@ -16,6 +34,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/bounds.h"
 
@@ -27,17 +46,20 @@ struct cached_disk {
 	struct disk *inner;
 	uint64_t id;
 	unsigned shift; /* log2 of the grain */
+	atomic_uint_fast64_t ra_next;  /* where the last read ended */
+	atomic_uint_fast64_t ra_until; /* blocks below this are queued for readahead */
+	atomic_uint_fast64_t drop_until; /* blocks below this were dropped behind the reader */
 };
 
 /* Starts at 1 so that 0 can mean "never registered" in a half-built disk. */
 static atomic_uint_fast64_t cached_next_id = 1;
 
-static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
+/* Copy [off, off + len) of a DATA run that has no raw bytes (it inflates) out of the
+ * cache, block by block. */
+static int cached_read_blocks(struct cached_disk *cd, unsigned char *p, size_t len, uint64_t off)
 {
-	struct cached_disk *cd = (struct cached_disk *)d;
-	unsigned char *p = buf;
+	struct disk *d = &cd->d;
 
-	/* disk_read checked the range, so every piece lies inside a block of the disk. */
 	while (len > 0) {
 		uint64_t index = off >> cd->shift;
 		uint64_t start = index << cd->shift;
@@ -47,6 +69,112 @@ static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
 		int r = cache_read_block(cd->cache, cd->inner, cd->id, index, start, block_len, p,
 					 n, at);
 
+		if (r < 0)
+			return r;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Queue the decodable blocks of [from, to) (block indexes) for the readahead workers;
+ * returns the block after the last one looked at. */
+static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t to)
+{
+	struct disk *d = &cd->d;
+	uint64_t off = from << cd->shift, end = MIN(to << cd->shift, d->size);
+
+	while (off < end) {
+		struct disk_run run;
+		uint64_t run_end;
+
+		if (disk_status(cd->inner, off, end - off, &run) < 0)
+			break;
+		run_end = MIN(off + run.len, end);
+		if (run.state == DISK_DATA && !run.src) {
+			for (uint64_t b = off >> cd->shift; b << cd->shift < run_end; b++) {
+				uint64_t start = b << cd->shift;
+				size_t block_len = (size_t)MIN((uint64_t)d->grain, d->size - start);
+
+				struct cache *c = cd->cache;
+
+				if (!cache_readahead(c, cd->inner, &cd->drop_until, cd->id, b, start,
+						     block_len))
+					return b;
+			}
+		}
+		off = run_end;
+	}
+	return to;
+}
+
+/* Drop the blocks a sequential reader now at end is more than behind bytes past. */
+static void drop_behind(struct cached_disk *cd, uint64_t end, uint64_t window, uint64_t behind)
+{
+	uint64_t target = end > behind ? (end - behind) >> cd->shift : 0;
+	uint64_t until = atomic_load(&cd->drop_until), from;
+
+	if (until > target) {
+		/* A read served out of order is a little behind; a reader more than a window
+		 * behind went back (a second pass): start again from there. */
+		if (until - target > (window >> cd->shift))
+			atomic_compare_exchange_strong(&cd->drop_until, &until, target);
+		return;
+	}
+	/* At most one window's blocks per read: a reader that jumped far ahead leaves
+	 * the ones further back to the CLOCK. */
+	from = MAX(until, target > (window >> cd->shift) ? target - (window >> cd->shift) : 0);
+	if (from >= target || !atomic_compare_exchange_strong(&cd->drop_until, &until, target))
+		return;
+	for (uint64_t b = from; b < target; b++)
+		cache_drop(cd->cache, cd->id, b);
+}
+
+/* A sequential reader just read [off, off + len): keep the window ahead of it queued, and
+ * drop what is far behind it. */
+static void readahead(struct cached_disk *cd, uint64_t off, size_t len)
+{
+	uint64_t window, behind, end = off + len;
+	uint64_t prev = atomic_exchange(&cd->ra_next, end), first, last, until, from, done;
+
+	cache_readahead_params(cd->cache, &window, &behind);
+	if (window == 0 || off + window < prev || off > prev + window)
+		return;
+	if (behind)
+		drop_behind(cd, end, window, behind);
+	first = (end + cd->d.grain - 1) >> cd->shift;
+	last = (MIN(end + window, cd->d.size) + cd->d.grain - 1) >> cd->shift;
+	until = atomic_load(&cd->ra_until);
+	from = until < first || until > last ? first : until;
+	if (from >= last || !atomic_compare_exchange_strong(&cd->ra_until, &until, last))
+		return; /* nothing new, or another reader is queueing it */
+	done = readahead_queue(cd, from, last);
+	if (done < last) /* the queue was full: let the next read try again */
+		atomic_compare_exchange_strong(&cd->ra_until, &last, done);
+}
+
+static int cached_read(struct disk *d, void *buf, size_t len, uint64_t off)
+{
+	struct cached_disk *cd = (struct cached_disk *)d;
+	unsigned char *p = buf;
+
+	readahead(cd, off, len);
+	/* disk_read checked the range, so every piece lies inside a block of the disk. */
+	while (len > 0) {
+		struct disk_run run;
+		size_t n;
+		int r = disk_status(cd->inner, off, len, &run);
+
+		if (r < 0)
+			return r;
+		n = (size_t)MIN((uint64_t)len, run.len);
+		if (run.state != DISK_DATA)
+			memset(p, 0, n);
+		else if (run.src)
+			r = source_pread(run.src, p, n, run.src_off);
+		else
+			r = cached_read_blocks(cd, p, n, off);
 		if (r < 0)
 			return r;
 		p += n;
@@ -102,6 +230,9 @@ int cache_wrap(struct cache *c, struct disk *inner, struct disk **ret, struct er
 	cd->inner = disk_ref(inner);
 	cd->id = atomic_fetch_add(&cached_next_id, 1);
 	cd->shift = (unsigned)__builtin_ctz(inner->grain);
+	atomic_init(&cd->ra_next, 0);
+	atomic_init(&cd->ra_until, 0);
+	atomic_init(&cd->drop_until, 0);
 	*ret = &cd->d;
 	return 0;
 }

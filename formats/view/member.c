@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A source's bytes as a file, unchanged: the members of an export under source/.  The
- * bytes sit in a file, so reads can be spliced (locate) when the source allows it.
+ * bytes sit in a file, so reads can be spliced (piece) when the source allows it.
  */
 #include "view.h"
 
@@ -32,14 +32,12 @@ static int member_seek(struct view *v, uint64_t off, int whence, uint64_t *ret)
 	return r;
 }
 
-static int member_locate(struct view *v, uint64_t off, size_t len, int *ret_fd,
-			 uint64_t *ret_fd_off, size_t *ret_len)
+static int member_piece(struct view *v, uint64_t off, size_t len, struct view_piece *ret)
 {
-	int r = source_locate(((struct member_view *)v)->s, off, len, ret_fd, ret_fd_off);
-
-	if (r == 0)
-		*ret_len = len;
-	return r;
+	ret->len = len;
+	ret->kind = source_locate(((struct member_view *)v)->s, off, len, &ret->fd,
+				  &ret->fd_off) == 0 ? VIEW_PIECE_FD : VIEW_PIECE_READ;
+	return 0;
 }
 
 static void member_free(struct view *v)
@@ -52,7 +50,7 @@ static const struct view_ops member_ops = {
 	.kind = "member",
 	.read = member_read,
 	.seek = member_seek,
-	.locate = member_locate,
+	.piece = member_piece,
 	.free = member_free,
 };
 

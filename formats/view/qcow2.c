@@ -212,29 +212,37 @@ static ssize_t qcow2_read(struct view *v, void *buf, size_t len, uint64_t off)
 	return (ssize_t)len;
 }
 
-static int qcow2_locate(struct view *v, uint64_t off, size_t len, int *ret_fd,
-			uint64_t *ret_fd_off, size_t *ret_len)
+static int qcow2_piece(struct view *v, uint64_t off, size_t len, struct view_piece *ret)
 {
 	struct qcow2_view *q = (struct qcow2_view *)v;
 	uint64_t hc = off / QCOW2_CLUSTER, in = off % QCOW2_CLUSTER, g, goff;
 	struct disk_run run;
-	size_t n;
 	int r;
 
-	if (hc < q->data_start)
-		return -ENOTSUP;
+	ret->kind = VIEW_PIECE_READ;
+	if (hc < q->data_start) {
+		ret->len = (size_t)MIN((uint64_t)len, q->data_start * QCOW2_CLUSTER - off);
+		return 0;
+	}
+	/* A data cluster: its bytes are the guest cluster's, which may sit raw in a file
+	 * or be zeros in part (only the part inside the disk counts). */
 	g = select_data(q, hc - q->data_start);
 	goff = g * QCOW2_CLUSTER + in;
-	n = (size_t)MIN((uint64_t)len, QCOW2_CLUSTER - in);
-	if (goff >= q->d->size || n > q->d->size - goff)
-		return -ENOTSUP;
-	r = disk_status(q->d, goff, n, &run);
-	if (r < 0 || run.state != DISK_DATA || !run.src || run.len < n)
-		return -ENOTSUP;
-	r = source_locate(run.src, run.src_off, n, ret_fd, ret_fd_off);
+	ret->len = (size_t)MIN((uint64_t)len, QCOW2_CLUSTER - in);
+	if (goff >= q->d->size) {
+		ret->kind = VIEW_PIECE_ZERO;
+		return 0;
+	}
+	ret->len = (size_t)MIN((uint64_t)ret->len, q->d->size - goff);
+	r = disk_status(q->d, goff, ret->len, &run);
 	if (r < 0)
 		return r;
-	*ret_len = n;
+	ret->len = (size_t)MIN((uint64_t)ret->len, run.len);
+	if (run.state != DISK_DATA)
+		ret->kind = VIEW_PIECE_ZERO;
+	else if (run.src && source_locate(run.src, run.src_off, ret->len, &ret->fd,
+					  &ret->fd_off) == 0)
+		ret->kind = VIEW_PIECE_FD;
 	return 0;
 }
 
@@ -254,7 +262,7 @@ static void qcow2_free(struct view *v)
 static const struct view_ops qcow2_ops = {
 	.kind = "qcow2",
 	.read = qcow2_read,
-	.locate = qcow2_locate,
+	.piece = qcow2_piece,
 	.free = qcow2_free,
 };
 

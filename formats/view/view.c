@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/bounds.h"
+
 int view_init(struct view *v, const struct view_ops *ops, const char *name, uint64_t size)
 {
 	v->ops = ops;
@@ -55,19 +57,24 @@ int view_seek(struct view *v, uint64_t off, int whence, uint64_t *ret)
 	return v->ops->seek(v, off, whence, ret);
 }
 
-int view_locate(struct view *v, uint64_t off, size_t len, int *ret_fd, uint64_t *ret_fd_off,
-		size_t *ret_len)
+int view_piece(struct view *v, uint64_t off, size_t len, struct view_piece *ret)
 {
-	int r;
-
-	if (!v->ops->locate || off >= v->size || len == 0)
-		return -ENOTSUP;
+	if (off >= v->size || len == 0)
+		return -ENXIO;
 	if (len > v->size - off)
 		len = (size_t)(v->size - off);
-	r = v->ops->locate(v, off, len, ret_fd, ret_fd_off, ret_len);
-	if (r == 0 && (*ret_len == 0 || *ret_len > len))
-		return -ENOTSUP;
-	return r;
+	/* A view that cannot tell, or a bug that claims nothing or too much: read it all. */
+	if (!v->ops->piece || v->ops->piece(v, off, len, ret) < 0 || ret->len == 0 ||
+	    ret->len > len)
+		*ret = (struct view_piece){ .len = len, .kind = VIEW_PIECE_READ };
+	return 0;
+}
+
+uint64_t view_data_bytes(struct view *v)
+{
+	uint64_t n = v->ops->data_bytes ? v->ops->data_bytes(v) : v->size;
+
+	return MIN(n, v->size);
 }
 
 struct mem_view {

@@ -17,6 +17,20 @@
 
 struct view;
 
+/* Where a stretch of a view's bytes comes from, so FUSE can reply without copying them. */
+enum view_piece_kind {
+	VIEW_PIECE_READ, /* computed: view_read them */
+	VIEW_PIECE_FD,	 /* sitting unchanged in file fd at fd_off: splice them */
+	VIEW_PIECE_ZERO, /* zeros */
+};
+
+struct view_piece {
+	size_t len; /* > 0 */
+	enum view_piece_kind kind;
+	int fd;		 /* VIEW_PIECE_FD: borrowed, valid while the view lives */
+	uint64_t fd_off; /* VIEW_PIECE_FD */
+};
+
 struct view_ops {
 	const char *kind; /* "raw" "qcow2" "domain-xml" "member" */
 	/* Read up to len bytes at off (< size); short only at the end. Count or -errno. */
@@ -24,10 +38,13 @@ struct view_ops {
 	/* SEEK_DATA / SEEK_HOLE from off (< size) into *ret. 0, -ENXIO, or -errno. Optional:
 	 * without it the whole file is data. */
 	int (*seek)(struct view *v, uint64_t off, int whence, uint64_t *ret);
-	/* Optional: the first *ret_len (> 0, <= len) bytes at off sit raw at *ret_fd_off of
-	 * *ret_fd. 0 or -ENOTSUP. */
-	int (*locate)(struct view *v, uint64_t off, size_t len, int *ret_fd, uint64_t *ret_fd_off,
-		      size_t *ret_len);
+	/* Optional: the first piece of [off, off + len) (inside the view, len > 0); ret->len
+	 * may be anything from 1 to len. Metadata only. 0 or -errno. Without it, or on an
+	 * error, everything is VIEW_PIECE_READ. */
+	int (*piece)(struct view *v, uint64_t off, size_t len, struct view_piece *ret);
+	/* Optional: how many bytes are data (what SEEK_DATA finds), for st_blocks. May walk
+	 * the metadata on the first call. Without it, or on error, the whole size. */
+	uint64_t (*data_bytes)(struct view *v);
 	void (*free)(struct view *v);
 };
 
@@ -55,9 +72,12 @@ ssize_t view_read(struct view *v, void *buf, size_t len, uint64_t off);
  * with no data after off. Thread-safe. */
 int view_seek(struct view *v, uint64_t off, int whence, uint64_t *ret);
 
-/* See view_ops.locate; -ENOTSUP when the bytes are not raw in a file. Thread-safe. */
-int view_locate(struct view *v, uint64_t off, size_t len, int *ret_fd, uint64_t *ret_fd_off,
-		size_t *ret_len);
+/* The first piece of [off, off + len), clipped to the view (see view_ops.piece): always
+ * 0 with 0 < ret->len <= len, or -ENXIO at or past the end. Thread-safe. */
+int view_piece(struct view *v, uint64_t off, size_t len, struct view_piece *ret);
+
+/* Bytes of data in the view (see view_ops.data_bytes), at most its size. Thread-safe. */
+uint64_t view_data_bytes(struct view *v);
 
 /* The disk as a raw image: DATA is data, ZERO and UNALLOCATED are holes. Takes its own
  * reference on d. 0 or -errno. */

@@ -22,6 +22,11 @@
  *       Print FILE's data/hole map as found with SEEK_DATA/SEEK_HOLE, one extent a line:
  *       "OFFSET LENGTH data|hole", then "total data BYTES".
  *
+ *   preader --rate SECONDS [-t THREADS] [-s SEED] FILE
+ *       For SECONDS, THREADS threads (default 1) each read 4 KiB at random 4 KiB-aligned
+ *       offsets of FILE, one at a time (what fio's randread with psync and iodepth 1
+ *       does); print "READS reads/s".  tools/bench uses it; nothing is compared.
+ *
  * Exit status: 0 all equal, 1 on the first mismatch or I/O error (with a message saying
  * where and what), 2 on a usage error.  Only pthreads and libc.
  */
@@ -58,6 +63,8 @@ static uint64_t drop_every;
 static uint64_t chunk = 1 << 20;
 static atomic_bool failed;
 static atomic_uint_fast64_t next_chunk;
+static double rate_seconds;
+static atomic_uint_fast64_t rate_reads;
 static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(void)
@@ -66,7 +73,8 @@ static void usage(void)
 		"usage: preader [-t THREADS] [-n OPS] [--seconds S] [-s SEED] [--max-len BYTES] "
 		"[--drop N] FILE REFERENCE\n"
 		"       preader --cmp [-t THREADS] [--chunk BYTES] FILE REFERENCE\n"
-		"       preader --seek FILE\n");
+		"       preader --seek FILE\n"
+		"       preader --rate SECONDS [-t THREADS] [-s SEED] FILE\n");
 	exit(2);
 }
 
@@ -291,6 +299,69 @@ out:
 	return NULL;
 }
 
+static int run_threads(void *(*fn)(void *));
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *rate_reader(void *arg)
+{
+	unsigned idx = (unsigned)(uintptr_t)arg;
+	uint64_t state = (seed + 1) * 0x9E3779B97F4A7C15ULL ^
+			 ((uint64_t)idx + 1) * 0xBF58476D1CE4E5B9ULL;
+	uint64_t blocks = file_size / 4096, n = 0;
+	double end = now() + rate_seconds;
+	char buf[4096];
+
+	if (!state)
+		state = 1;
+	while (!atomic_load(&failed)) {
+		/* Check the clock every 64 reads: often enough, and off the hot path. */
+		for (unsigned k = 0; k < 64; k++, n++) {
+			uint64_t off = rnd(&state) % blocks * 4096;
+
+			if (pread(file_fd, buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf)) {
+				fail("%s: read of 4096 bytes at %" PRIu64 " failed or was short",
+				     file_path, off);
+				return NULL;
+			}
+		}
+		if (now() >= end)
+			break;
+	}
+	atomic_fetch_add(&rate_reads, n);
+	return NULL;
+}
+
+static int rate(const char *path)
+{
+	struct stat st;
+	double t0;
+	int r;
+
+	file_path = path;
+	file_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (file_fd < 0 || fstat(file_fd, &st) < 0) {
+		fprintf(stderr, "preader: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	file_size = (uint64_t)st.st_size;
+	if (file_size < 4096) {
+		fprintf(stderr, "preader: %s: smaller than 4096 bytes\n", path);
+		return 1;
+	}
+	t0 = now();
+	r = run_threads(rate_reader);
+	if (!r)
+		printf("%.0f reads/s\n", (double)atomic_load(&rate_reads) / (now() - t0));
+	return r;
+}
+
 static int run_threads(void *(*fn)(void *))
 {
 	pthread_t *t = calloc(n_threads, sizeof(*t));
@@ -388,7 +459,7 @@ static int open_pair(void)
 
 int main(int argc, char **argv)
 {
-	enum { RANDOM, CMP, SEEK } mode = RANDOM;
+	enum { RANDOM, CMP, SEEK, RATE } mode = RANDOM;
 	bool threads_set = false, ops_set = false;
 	int i, r;
 
@@ -408,7 +479,14 @@ int main(int argc, char **argv)
 			usage();
 		if (!v)
 			usage();
-		if (!strcmp(o, "-t")) {
+		if (!strcmp(o, "--rate")) {
+			char *end;
+
+			mode = RATE;
+			rate_seconds = strtod(v, &end);
+			if (*end || end == v)
+				usage();
+		} else if (!strcmp(o, "-t")) {
 			n_threads = (unsigned)parse_u64(v, o);
 			threads_set = true;
 		} else if (!strcmp(o, "-n")) {
@@ -435,6 +513,13 @@ int main(int argc, char **argv)
 		if (argc - i != 1)
 			usage();
 		return seek_map(argv[i]);
+	}
+	if (mode == RATE) {
+		if (argc - i != 1 || n_threads == 0 || n_threads > 1024 || rate_seconds <= 0)
+			usage();
+		if (!threads_set)
+			n_threads = 1;
+		return rate(argv[i]);
 	}
 	if (argc - i != 2 || n_threads == 0 || n_threads > 1024 || max_len == 0 ||
 	    max_len > (1u << 30) || chunk == 0 || chunk > (1u << 30))

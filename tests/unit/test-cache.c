@@ -4,7 +4,9 @@
  * deterministic function of the offset.  The fake counts its decodes (per block, and
  * reads that were not exactly one whole block), can sleep in each decode, can fail at a
  * given block, and can hold a block's decode at a gate until the test opens it, which
- * lets the single-flight tests wait until every reader is really waiting.
+ * lets the single-flight tests wait until every reader is really waiting.  Every block
+ * is DATA that must be decoded unless a test gives it another state (fake_set_state):
+ * ZERO or UNALLOCATED (its bytes become zeros), or RAW, DATA whose bytes sit in a source.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,9 +26,13 @@ HARNESS_MAIN
 #define MiB (1024u * 1024u)
 #define NTHREADS 8
 
+enum { FAKE_RAW = 0x10 }; /* beside DISK_DATA, DISK_ZERO, DISK_UNALLOC */
+
 struct fake {
 	struct disk d;
 	unsigned char *image; /* what every read must return */
+	unsigned char *state; /* per block: DISK_DATA (decoded), DISK_ZERO, DISK_UNALLOC, FAKE_RAW */
+	struct source *raw;   /* the image, for FAKE_RAW blocks */
 	uint64_t nblocks;
 	atomic_uint *block_reads;
 	atomic_uint reads, bad_reads, status_calls;
@@ -80,18 +86,19 @@ static int fake_read(struct disk *d, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Odd blocks are ZERO, even ones DATA, each run one block (or the tail). */
+/* Each run is one block (or the tail), in the state the test gave it. */
 static int fake_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret)
 {
 	struct fake *f = (struct fake *)d;
 	uint64_t end = (off / d->grain + 1) * d->grain;
+	unsigned state = f->state[off / d->grain];
 
 	(void)len;
 	atomic_fetch_add(&f->status_calls, 1);
-	ret->state = (off / d->grain) % 2 ? DISK_ZERO : DISK_DATA;
 	ret->len = MIN(end, d->size) - off;
-	ret->src = NULL;
-	ret->src_off = off ^ 0x5a5a;
+	ret->state = state == FAKE_RAW ? DISK_DATA : state;
+	ret->src = state == FAKE_RAW ? f->raw : NULL;
+	ret->src_off = state == FAKE_RAW ? off : off ^ 0x5a5a;
 	return 0;
 }
 
@@ -101,7 +108,9 @@ static void fake_free(struct disk *d)
 
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
+	source_unref(f->raw);
 	free(f->block_reads);
+	free(f->state);
 	free(f->image);
 	free(f);
 	atomic_fetch_add(&fakes_freed, 1);
@@ -127,12 +136,29 @@ static struct fake *fake_new(uint64_t size, uint32_t grain, uint64_t seed, bool 
 	f->nblocks = grain ? DIV_ROUND_UP(size, grain) : 0;
 	f->block_reads = calloc(f->nblocks + 1, sizeof(*f->block_reads));
 	ASSERT(f->block_reads);
+	f->state = malloc(f->nblocks + 1);
+	ASSERT(f->state);
+	memset(f->state, DISK_DATA, f->nblocks + 1);
 	atomic_init(&f->fail_block, -1);
 	f->fail_code = -EIO;
 	f->gate_block = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	return f;
+}
+
+/* Give block b a state; a block that is not DATA reads as zeros, as a disk's must. The
+ * raw source is a copy of the image as it stands after the change. */
+static void fake_set_state(struct fake *f, uint64_t b, unsigned state)
+{
+	uint64_t off = b * f->d.grain;
+
+	ASSERT(b < f->nblocks);
+	f->state[b] = (unsigned char)state;
+	if (state == DISK_ZERO || state == DISK_UNALLOC)
+		memset(f->image + off, 0, (size_t)MIN((uint64_t)f->d.grain, f->d.size - off));
+	source_unref(f->raw);
+	ASSERT_OK(source_mem_new(f->image, (size_t)f->d.size, "fake-raw", &f->raw, E));
 }
 
 static void fake_open_gate(struct fake *f)
@@ -143,14 +169,24 @@ static void fake_open_gate(struct fake *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* A cache of max bytes without readahead, so that the tests of the cache proper can count
+ * every decode; the readahead tests turn it on. */
+static struct cache *new_cache(uint64_t max)
+{
+	struct cache *c;
+
+	ASSERT_OK(cache_new(max, &c, E));
+	ASSERT_OK(cache_set_readahead(c, 0, 0, 0));
+	return c;
+}
+
 /* A cache of max bytes and f wrapped in it; the caller's references are dropped, so the
  * cached disk alone keeps both alive. */
 static struct disk *wrap(struct fake *f, uint64_t max, struct cache **ret_cache)
 {
-	struct cache *c;
+	struct cache *c = new_cache(max);
 	struct disk *d;
 
-	ASSERT_OK(cache_new(max, &c, E));
 	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
 	ASSERT(d != &f->d);
 	*ret_cache = c;
@@ -195,7 +231,7 @@ TEST(not_costly_comes_back_as_itself)
 	struct cache *c;
 	struct disk *d;
 
-	ASSERT_OK(cache_new(MiB, &c, E));
+	c = new_cache(MiB);
 	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
 	ASSERT(d == &f->d);
 	ASSERT_EQ(atomic_load(&f->d.refs), 2);
@@ -210,7 +246,7 @@ TEST(wrapped_disk_fields)
 	struct cache *c;
 	struct disk *d;
 
-	ASSERT_OK(cache_new(MiB, &c, E));
+	c = new_cache(MiB);
 	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
 	ASSERT_STREQ(d->ops->kind, "cached");
 	ASSERT_STREQ(d->name, "guest.ova:fake.vmdk");
@@ -230,7 +266,7 @@ TEST(grain_not_power_of_two_is_refused)
 	struct cache *c;
 	struct disk *d = NULL;
 
-	ASSERT_OK(cache_new(MiB, &c, E));
+	c = new_cache(MiB);
 	ASSERT_ERR(cache_wrap(c, &f->d, &d, E), -EINVAL, "guest.ova:fake.vmdk: grain of 3000");
 	ASSERT(d == NULL);
 	disk_unref(&f->d);
@@ -369,7 +405,7 @@ TEST(blocks_of_a_freed_disk_are_not_seen_by_the_next)
 	struct cache *c;
 	struct disk *d;
 
-	ASSERT_OK(cache_new(MiB, &c, E));
+	c = new_cache(MiB);
 	for (uint64_t seed = 20; seed < 30; seed++) {
 		struct fake *f = fake_new(4 * 4096, 4096, seed, true);
 
@@ -392,7 +428,7 @@ TEST(two_disks_share_a_cache)
 	struct cache *c;
 	struct disk *da, *db;
 
-	ASSERT_OK(cache_new(MiB, &c, E));
+	c = new_cache(MiB);
 	ASSERT_OK(cache_wrap(c, &a->d, &da, E));
 	ASSERT_OK(cache_wrap(c, &b->d, &db, E));
 	disk_unref(&a->d);
@@ -419,6 +455,10 @@ TEST(status_passes_through)
 	struct disk *d = wrap(f, MiB, &c);
 	static const uint64_t offs[] = { 0, 1, 4095, 4096, 3 * 4096 + 5, 5 * 4096, 5 * 4096 + 99 };
 
+	fake_set_state(f, 1, DISK_ZERO);
+	fake_set_state(f, 2, FAKE_RAW);
+	fake_set_state(f, 3, DISK_UNALLOC);
+
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		struct disk_run got, want;
 
@@ -433,6 +473,38 @@ TEST(status_passes_through)
 	ASSERT_EQ(atomic_load(&f->reads), 0);
 	ASSERT_EQ(disk_status(d, size, 1, &(struct disk_run){ 0 }), -ENXIO);
 	disk_unref(&f->d);
+	put(d, c);
+}
+
+TEST(only_decoded_data_takes_cache_space)
+{
+	uint64_t size = 8 * 4096 + 100;
+	struct fake *f = fake_new(size, 4096, 9, true);
+	struct cache *c;
+	struct disk *d = wrap(f, MiB, &c);
+	struct cache_stats st;
+
+	disk_unref(&f->d);
+	/* blocks: DATA ZERO UNALLOC RAW DATA ZERO RAW UNALLOC DATA(tail) */
+	fake_set_state(f, 1, DISK_ZERO);
+	fake_set_state(f, 2, DISK_UNALLOC);
+	fake_set_state(f, 3, FAKE_RAW);
+	fake_set_state(f, 5, DISK_ZERO);
+	fake_set_state(f, 6, FAKE_RAW);
+	fake_set_state(f, 7, DISK_UNALLOC);
+	for (int round = 0; round < 2; round++) {
+		check_read(d, f, 0, (size_t)size);
+		check_read(d, f, 4096 - 10, 3 * 4096 + 20);
+		check_read(d, f, 2 * 4096 + 7, 4096);
+		check_read(d, f, size - 200, 200);
+	}
+	/* zeros are filled in and raw bytes read as they are: only blocks 0, 4, 8 decode */
+	for (uint64_t b = 0; b < f->nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), b % 4 == 0 ? 1 : 0);
+	ASSERT_EQ(atomic_load(&f->bad_reads), 0);
+	st = stats(c);
+	ASSERT_U64_EQ(st.misses, 3);
+	ASSERT_U64_EQ(st.bytes, 2 * 4096 + 100);
 	put(d, c);
 }
 
@@ -796,6 +868,271 @@ TEST(eviction_spares_blocks_being_copied)
 	for (unsigned i = 0; i < NTHREADS; i++)
 		ASSERT_EQ(hs[i].bad, 0);
 	ASSERT(stats(c).bytes <= grain);
+	put(d, c);
+	alarm(0);
+}
+
+/* ---- readahead ---- */
+
+/* f wrapped in a cache of max bytes whose readahead runs threads workers, window bytes
+ * ahead, and drops blocks two windows behind. */
+static struct disk *wrap_ra(struct fake *f, uint64_t max, unsigned threads, uint64_t window,
+			    struct cache **ret_cache)
+{
+	struct cache *c;
+	struct disk *d;
+
+	ASSERT_OK(cache_new(max, &c, E));
+	ASSERT_OK(cache_set_readahead(c, threads, window, 2 * window));
+	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
+	disk_unref(&f->d);
+	*ret_cache = c;
+	return d;
+}
+
+/* Wait (up to 30 s) until the workers decoded want blocks. */
+static bool wait_for_readaheads(struct cache *c, uint64_t want)
+{
+	for (int i = 0; i < 30000; i++) {
+		if (stats(c).readaheads >= want)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+TEST(readahead_decodes_the_window_ahead_once)
+{
+	uint32_t grain = 64 * KiB;
+	uint64_t nblocks = 64;
+	struct fake *f = fake_new(nblocks * grain, grain, 30, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 64 * MiB, 2, 16 * (uint64_t)grain, &c);
+	struct cache_stats st;
+
+	alarm(120);
+	check_read(d, f, 0, 4096);
+	/* the read's own block, then the 16 blocks of the window behind it */
+	ASSERT(wait_for_readaheads(c, 16));
+	usleep(20000);
+	ASSERT_EQ(atomic_load(&f->block_reads[0]), 1);
+	for (uint64_t b = 1; b < nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), b <= 16 ? 1 : 0);
+	/* a reader following along finds its blocks decoded (or being decoded: it waits),
+	 * and the window moves with it; nothing is ever decoded twice */
+	for (uint64_t off = 4096; off < d->size; off += 128 * KiB)
+		check_read(d, f, off, (size_t)MIN(128 * KiB, d->size - off));
+	for (uint64_t b = 0; b < nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), 1);
+	ASSERT_EQ(atomic_load(&f->bad_reads), 0);
+	/* a worker counts its block just after publishing it, which a waiting reader may
+	 * see first */
+	for (int i = 0; i < 1000 && stats(c).readaheads + stats(c).misses < nblocks; i++)
+		usleep(1000);
+	st = stats(c);
+	ASSERT_U64_EQ(st.readaheads + st.misses, nblocks);
+	ASSERT(st.readaheads >= 16);
+	/* what is two windows behind the reader went at once */
+	ASSERT(st.drops >= nblocks - 3 * 16 - 2);
+	ASSERT_U64_EQ(st.bytes + st.drops * grain, nblocks * grain);
+	put(d, c);
+	alarm(0);
+}
+
+TEST(readahead_only_decodes_what_must_be)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 40;
+	struct fake *f = fake_new(nblocks * grain, grain, 31, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 8 * MiB, 2, 32 * (uint64_t)grain, &c);
+
+	alarm(120);
+	for (uint64_t b = 1; b < nblocks; b++)
+		if (b % 4)
+			fake_set_state(f, b, b % 4 == 1 ? DISK_ZERO : b % 4 == 2 ? DISK_UNALLOC
+									  : FAKE_RAW);
+	check_read(d, f, 0, 100);
+	/* blocks 4, 8, ..., 32 are DATA in the window: 8 of them */
+	ASSERT(wait_for_readaheads(c, 8));
+	usleep(20000);
+	for (uint64_t b = 1; b < nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), b % 4 == 0 && b <= 32 ? 1 : 0);
+	ASSERT_U64_EQ(stats(c).bytes, 9 * (uint64_t)grain);
+	check_read(d, f, 0, (size_t)d->size);
+	put(d, c);
+	alarm(0);
+}
+
+TEST(random_reads_do_not_read_ahead)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 4096;
+	struct fake *f = fake_new(nblocks * grain, grain, 32, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 64 * MiB, 2, 8 * (uint64_t)grain, &c);
+	unsigned seed = 5;
+	uint64_t prev = 0;
+
+	alarm(120);
+	check_read(d, f, 0, 100); /* the first read looks sequential */
+	ASSERT(wait_for_readaheads(c, 8));
+	for (int i = 0; i < 200; i++) {
+		uint64_t b = (uint64_t)rand_r(&seed) % nblocks;
+
+		/* never within a window of the last read */
+		if (b * grain + 16 * grain >= prev && b * grain <= prev + 16 * grain)
+			continue;
+		check_read(d, f, b * grain + 10, 100);
+		prev = b * grain + 110;
+	}
+	usleep(20000);
+	ASSERT_U64_EQ(stats(c).readaheads, 8);
+	put(d, c);
+	alarm(0);
+}
+
+TEST(readahead_stays_within_the_cache)
+{
+	uint32_t grain = 64 * KiB;
+	uint64_t nblocks = 256, max = MiB;
+	struct fake *f = fake_new(nblocks * grain, grain, 33, true);
+	struct cache *c;
+	/* the default window: a quarter of the cache */
+	struct disk *d;
+	uint64_t peak = 0;
+
+	alarm(120);
+	ASSERT_OK(cache_new(max, &c, E));
+	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
+	disk_unref(&f->d);
+	f->sleep_ms = 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t off = 0; off < d->size; off += 32 * KiB) {
+			check_read(d, f, off, 32 * KiB);
+			peak = MAX(peak, stats(c).bytes);
+		}
+	/* decodes in flight may overrun the bound by a block each (readers and workers);
+	 * never by the whole window, and never by the disk */
+	ASSERT(peak <= max + 8 * (uint64_t)grain);
+	ASSERT(stats(c).readaheads > 0);
+	usleep(50000);
+	ASSERT(stats(c).bytes <= max);
+	put(d, c);
+	alarm(0);
+}
+
+TEST(readahead_of_a_failing_block_leaves_the_error_to_the_reader)
+{
+	uint32_t grain = 4096;
+	struct fake *f = fake_new(32 * (uint64_t)grain, grain, 34, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, MiB, 2, 8 * (uint64_t)grain, &c);
+	unsigned char buf[100];
+
+	alarm(120);
+	atomic_store(&f->fail_block, 3);
+	check_read(d, f, 0, 100);
+	ASSERT(wait_for_readaheads(c, 7));
+	usleep(20000);
+	ASSERT_EQ(atomic_load(&f->block_reads[3]), 1);
+	ASSERT_EQ(disk_read(d, buf, sizeof(buf), 3 * (uint64_t)grain), -EIO);
+	ASSERT_EQ(atomic_load(&f->block_reads[3]), 2);
+	atomic_store(&f->fail_block, -1);
+	check_read(d, f, 0, (size_t)d->size);
+	put(d, c);
+	alarm(0);
+}
+
+TEST(freeing_a_disk_waits_for_its_readahead)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 64;
+	struct fake *f = fake_new(nblocks * grain, grain, 35, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 8 * MiB, 2, 32 * (uint64_t)grain, &c);
+
+	alarm(120);
+	f->sleep_ms = 5;
+	check_read(d, f, 0, 100);
+	ASSERT(wait_for_readaheads(c, 1));
+	/* the workers are in the middle of the window: the disk goes now, and must wait for
+	 * the decodes in flight (ASan would see a worker read a freed fake) while the rest
+	 * of the queue is dropped */
+	put(d, c);
+	alarm(0);
+}
+
+struct stripe_reader {
+	pthread_t tid;
+	struct disk *d;
+	struct fake *f;
+	pthread_barrier_t *round; /* the readers take their chunks a round at a time */
+	unsigned first, step;
+	size_t chunk;
+	int bad;
+};
+
+static void *stripe_main(void *arg)
+{
+	struct stripe_reader *sr = arg;
+	unsigned char *buf = malloc(sr->chunk);
+
+	uint64_t size = sr->d->size, step = (uint64_t)sr->step * sr->chunk;
+
+	for (uint64_t off = (uint64_t)sr->first * sr->chunk;; off += step) {
+		size_t n = off < size ? (size_t)MIN((uint64_t)sr->chunk, size - off) : 0;
+
+		if (n && (!buf || disk_read(sr->d, buf, n, off) != 0 ||
+			  memcmp(buf, sr->f->image + off, n) != 0))
+			sr->bad++;
+		pthread_barrier_wait(sr->round);
+		if (off >= size)
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* The kernel reads a file ahead in several requests at once, which FUSE workers serve
+ * in any order, never further apart than its readahead window: four threads each
+ * reading every fourth chunk (not grain aligned), a round at a time, look like that. The
+ * cache holds a few windows around them, however long the disk, and dropping blocks
+ * behind them never makes a block decode twice. */
+TEST(sequential_readers_keep_a_few_windows)
+{
+	uint32_t grain = 64 * KiB;
+	uint64_t nblocks = 1024, window = 16 * (uint64_t)grain, peak = 0;
+	struct fake *f = fake_new(nblocks * grain, grain, 36, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 256 * MiB, 2, window, &c);
+	struct stripe_reader rs[4];
+	pthread_barrier_t round;
+	struct cache_stats st;
+
+	alarm(120);
+	pthread_barrier_init(&round, NULL, 4);
+	for (unsigned i = 0; i < 4; i++) {
+		rs[i] = (struct stripe_reader){ .d = d, .f = f, .round = &round, .first = i,
+						.step = 4, .chunk = 100 * KiB };
+		ASSERT_EQ(pthread_create(&rs[i].tid, NULL, stripe_main, &rs[i]), 0);
+	}
+	for (unsigned i = 0; i < 4;) {
+		peak = MAX(peak, stats(c).bytes);
+		if (pthread_tryjoin_np(rs[i].tid, NULL) == 0)
+			i++;
+		else
+			usleep(100);
+	}
+	pthread_barrier_destroy(&round);
+	for (unsigned i = 0; i < 4; i++)
+		ASSERT_EQ(rs[i].bad, 0);
+	for (uint64_t b = 0; b < nblocks; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), 1);
+	st = stats(c);
+	ASSERT(st.drops >= nblocks - 4 * window / grain);
+	/* ahead: a window; behind: two, and a round of reads */
+	ASSERT(peak <= 4 * window);
 	put(d, c);
 	alarm(0);
 }

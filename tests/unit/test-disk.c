@@ -117,6 +117,67 @@ TEST(raw_view_seek_data_and_hole)
 	source_unref(a);
 }
 
+/* The raw view says which pieces sit raw in a file (flat data in a real file), which are
+ * zeros, and which must be read, so FUSE can splice the first two and read the others. */
+TEST(raw_view_pieces_and_data_bytes)
+{
+	char path[] = "/tmp/vmfs-test-disk-XXXXXX";
+	unsigned char data[3000];
+	struct source *f, *m = mem(500, 5);
+	struct disk *parts[4], *c;
+	struct view *v;
+	struct view_piece p;
+	int fd = mkstemp(path);
+
+	ASSERT(fd >= 0);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 13 + 1);
+	ASSERT(pwrite(fd, data, sizeof(data), 0) == (ssize_t)sizeof(data));
+	close(fd);
+	ASSERT_OK(source_file_open(path, "d-flat.vmdk", &f, E));
+	unlink(path);
+	/* 4096 unallocated, 2000 raw at 1000 of the file, 8192 zero, 500 data in memory */
+	ASSERT_OK(disk_zero_new(4096, DISK_UNALLOC, "u", &parts[0], E));
+	ASSERT_OK(disk_flat_new(f, 1000, 2000, "a", &parts[1], E));
+	ASSERT_OK(disk_zero_new(8192, DISK_ZERO, "z", &parts[2], E));
+	ASSERT_OK(disk_flat_new(m, 0, 500, "m", &parts[3], E));
+	ASSERT_OK(disk_concat_new(parts, 4, "c", &c, E));
+	ASSERT_OK(view_raw_new(c, "disk.raw", &v, E));
+	for (int i = 0; i < 4; i++)
+		disk_unref(parts[i]);
+	disk_unref(c);
+
+	ASSERT_OK(view_piece(v, 0, 100000, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_ZERO);
+	ASSERT_EQ(p.len, 4096);
+	ASSERT_OK(view_piece(v, 10, 50, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_ZERO);
+	ASSERT_EQ(p.len, 50);
+	ASSERT_OK(view_piece(v, 4096 + 10, 100000, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_FD);
+	ASSERT_EQ(p.len, 1990);
+	ASSERT_U64_EQ(p.fd_off, 1010);
+	ASSERT(pread(p.fd, data, 4, (off_t)p.fd_off) == 4);
+	ASSERT_EQ(data[0], (unsigned char)(1010 * 13 + 1));
+	ASSERT_OK(view_piece(v, 4096, 7, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_FD);
+	ASSERT_EQ(p.len, 7);
+	ASSERT_OK(view_piece(v, 6096, 100000, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_ZERO);
+	ASSERT_EQ(p.len, 8192);
+	/* data, but only in memory: to be read */
+	ASSERT_OK(view_piece(v, 6096 + 8192 + 1, 100000, &p));
+	ASSERT_EQ(p.kind, VIEW_PIECE_READ);
+	ASSERT_EQ(p.len, 499);
+	ASSERT_EQ(view_piece(v, v->size, 1, &p), -ENXIO);
+	ASSERT_EQ(view_piece(v, 0, 0, &p), -ENXIO);
+	ASSERT_U64_EQ(view_data_bytes(v), 2000 + 500);
+	ASSERT_U64_EQ(view_data_bytes(v), 2000 + 500);
+	view_unref(v);
+	source_unref(f);
+	source_unref(m);
+}
+
 TEST(concat_rejects_overflow)
 {
 	struct disk *parts[2], *c;

@@ -6,6 +6,7 @@
  * qemu-img is installed (tools/test installs it), checked by qemu-img check too.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,8 +28,9 @@ static uint64_t next_rand(void)
 	return rng;
 }
 
-/* A disk of n runs with random states and lengths (in 512-byte units up to ~3 clusters). */
-static struct disk *random_disk(unsigned n, struct source **ret_src)
+/* A disk of n runs with random states and lengths (in 512-byte units up to ~3 clusters);
+ * its data sits in a memory source, or in a file when in_file (so views can place it). */
+static struct disk *random_disk_in(unsigned n, bool in_file, struct source **ret_src)
 {
 	struct disk **parts = calloc(n, sizeof(*parts)), *c;
 	uint64_t total = 0, src_len = 0;
@@ -40,7 +42,18 @@ static struct disk *random_disk(unsigned n, struct source **ret_src)
 	data = malloc(src_len);
 	for (uint64_t i = 0; i < src_len; i++)
 		data[i] = (unsigned char)(next_rand() | 1);
-	ASSERT_OK(source_mem_new(data, src_len, "src", &src, E));
+	if (in_file) {
+		char path[] = "/tmp/vmfs-test-qcow2-src-XXXXXX";
+		int fd = mkstemp(path);
+
+		ASSERT(fd >= 0);
+		ASSERT(write(fd, data, src_len) == (ssize_t)src_len);
+		close(fd);
+		ASSERT_OK(source_file_open(path, "src", &src, E));
+		unlink(path);
+	} else {
+		ASSERT_OK(source_mem_new(data, src_len, "src", &src, E));
+	}
 	free(data);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t len = 512 * (1 + next_rand() % 400);
@@ -59,6 +72,11 @@ static struct disk *random_disk(unsigned n, struct source **ret_src)
 	free(parts);
 	*ret_src = src;
 	return c;
+}
+
+static struct disk *random_disk(unsigned n, struct source **ret_src)
+{
+	return random_disk_in(n, false, ret_src);
 }
 
 /* Independent reading of the image: every cluster's refcount is 1, and every guest byte
@@ -166,6 +184,65 @@ TEST(random_disks_match_reference)
 			qemu_check(img, v->size);
 		free(img);
 		view_unref(v);
+		disk_unref(d);
+		source_unref(src);
+	}
+}
+
+/* The whole of v put together from its pieces (view_piece) the way FUSE replies: read,
+ * zeros, or bytes of a file. */
+static unsigned char *read_by_pieces(struct view *v, unsigned *ret_kinds)
+{
+	unsigned char *img = malloc(v->size);
+
+	*ret_kinds = 0;
+	for (uint64_t off = 0; off < v->size;) {
+		size_t n = (size_t)(1 + next_rand() % (3 * CL));
+		struct view_piece p;
+
+		ASSERT_OK(view_piece(v, off, n, &p));
+		ASSERT(p.len > 0 && p.len <= n && p.len <= v->size - off);
+		*ret_kinds |= 1u << p.kind;
+		if (p.kind == VIEW_PIECE_READ)
+			ASSERT_EQ(view_read(v, img + off, p.len, off), (long long)p.len);
+		else if (p.kind == VIEW_PIECE_ZERO)
+			memset(img + off, 0, p.len);
+		else
+			ASSERT_EQ(pread(p.fd, img + off, p.len, (off_t)p.fd_off), (long long)p.len);
+		off += p.len;
+	}
+	return img;
+}
+
+/* The pieces FUSE splices and fills must give the bytes a read gives, in both views. */
+TEST(pieces_put_together_equal_reads)
+{
+	for (int round = 0; round < 10; round++) {
+		struct source *src;
+		struct disk *d = random_disk_in(1 + next_rand() % 60, true, &src);
+		struct view *views[2];
+		unsigned kinds;
+		uint64_t data;
+
+		ASSERT_OK(view_qcow2_new(d, "disk.qcow2", &views[0], E));
+		ASSERT_OK(view_raw_new(d, "disk.raw", &views[1], E));
+		data = view_data_bytes(views[1]);
+		for (int i = 0; i < 2; i++) {
+			unsigned char *a = read_whole(views[i]);
+			unsigned char *b = read_by_pieces(views[i], &kinds);
+
+			ASSERT(memcmp(a, b, views[i]->size) == 0);
+			/* data sits in the file, in either view; the raw view's holes are zeros
+			 * and the qcow2 metadata is computed */
+			ASSERT(!(kinds & (1u << VIEW_PIECE_FD)) == !data);
+			if (i == 0)
+				ASSERT(kinds & (1u << VIEW_PIECE_READ));
+			else
+				ASSERT(!(kinds & (1u << VIEW_PIECE_ZERO)) == (data == d->size));
+			free(a);
+			free(b);
+			view_unref(views[i]);
+		}
 		disk_unref(d);
 		source_unref(src);
 	}
