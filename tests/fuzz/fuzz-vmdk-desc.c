@@ -4,9 +4,9 @@
  * (formats/disk/vmdk.c): the input is a descriptor file.  Whatever the parser accepts must
  * be self-consistent (a createType, ZERO extents and only they without a file, every key
  * findable); then vmdk_open() builds the disk, opening every extent file through a
- * resolver that hands out one 1 MiB in-memory file: a small monolithicSparse extent of
- * 2048 sectors in its first sectors (so SPARSE extents of that size open) and bytes
- * anyone can read as FLAT data.
+ * resolver that hands out the same 1 MiB in-memory file under the name asked for: a small
+ * monolithicSparse extent of 2048 sectors in its first sectors (so SPARSE extents of that
+ * size open) and bytes anyone can read as FLAT data.
  */
 #include <errno.h>
 #include <string.h>
@@ -50,13 +50,15 @@ static struct source *backing_get(void)
 	return backing;
 }
 
+/* Every name opens the same bytes, named after the file as the real resolvers name them,
+ * so that the name reaches messages as it would. */
 static int open_extent_file(void *opaque, const char *file, struct source **ret, struct err *err)
 {
+	struct source *b = backing_get();
+
 	(void)opaque;
-	(void)err;
 	FUZZ_CHECK(file && file[0], "asked to open an empty extent file name");
-	*ret = source_ref(backing_get());
-	return 0;
+	return source_slice_new(b, 0, b->size, file, ret, err);
 }
 
 static void check_desc(const struct vmdk_desc *d)
