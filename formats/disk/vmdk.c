@@ -121,15 +121,17 @@ static int check_create_type(const struct vmdk_desc *desc, const char *name, str
 	if (strcasecmp(t, "vmfsSparse") == 0 || strcasecmp(t, "seSparse") == 0)
 		return err_set(err, ENOTSUP,
 			       "%s: descriptor createType \"%s\" (an ESXi snapshot delta) is not "
-			       "supported yet", name, t);
+			       "supported yet",
+			       name, text_show(t).s);
 	if (strcasecmp(t, "vmfsRDM") == 0 || strcasecmp(t, "vmfsRaw") == 0 ||
 	    strcasecmp(t, "vmfsRawDeviceMap") == 0 || strcasecmp(t, "vmfsPassthroughRawDeviceMap") == 0 ||
 	    strcasecmp(t, "fullDevice") == 0 || strcasecmp(t, "partitionedDevice") == 0)
 		return err_set(err, ENOTSUP,
 			       "%s: descriptor createType \"%s\" is a raw device mapping (RDM) of "
-			       "a physical disk, which an export does not contain", name, t);
+			       "a physical disk, which an export does not contain",
+			       name, text_show(t).s);
 	return err_set(err, ENOTSUP, "%s: descriptor createType \"%s\" is not a VMDK type we know",
-		       name, t);
+		       name, text_show(t).s);
 }
 
 static int open_sparse_extent(struct source *src, const struct vmdk_extent *x, size_t i,
@@ -148,7 +150,7 @@ static int open_sparse_extent(struct source *src, const struct vmdk_extent *x, s
 		r = err_set(err, EINVAL,
 			    "%s: extent %zu (\"%s\") declares %" PRIu64
 			    " sectors but its sparse header has a capacity of %" PRIu64,
-			    name, i + 1, x->file, x->sectors, d->size / SECTOR);
+			    name, i + 1, text_show(x->file).s, x->sectors, d->size / SECTOR);
 		disk_unref(d);
 		return r;
 	}
@@ -169,7 +171,7 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 		return err_set(err, EINVAL, "%s: extent %zu is too large", name, i + 1);
 	if (x->access == VMDK_ACCESS_NOACCESS)
 		return err_set(err, ENOTSUP, "%s: extent %zu (\"%s\") is NOACCESS", name, i + 1,
-			       x->file ? x->file : "");
+			       x->file ? text_show(x->file).s : "");
 	switch (x->type) {
 	case VMDK_EXTENT_ZERO:
 		return disk_zero_new(bytes, DISK_ZERO, name, ret, err);
@@ -178,8 +180,9 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 	case VMDK_EXTENT_SPARSE:
 		break;
 	default:
-		return err_set(err, ENOTSUP, "%s: extent %zu (\"%s\") has type %s, not supported yet",
-			       name, i + 1, x->file ? x->file : "",
+		return err_set(err, ENOTSUP,
+			       "%s: extent %zu (\"%s\") has type %s, not supported yet", name,
+			       i + 1, x->file ? text_show(x->file).s : "",
 			       vmdk_extent_type_name(x->type));
 	}
 	if (!x->file || !x->file[0])
@@ -190,7 +193,7 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 	} else {
 		if (!o || !o->open_file)
 			return err_set(err, EINVAL, "%s: extent %zu (\"%s\"): no way to open files",
-				       name, i + 1, x->file);
+				       name, i + 1, text_show(x->file).s);
 		r = o->open_file(o->opaque, x->file, &src, err);
 		if (r < 0)
 			return r;
@@ -225,7 +228,8 @@ static int open_desc(struct source *self, struct vmdk_desc *desc, const struct v
 		r = err_set(err, ENOTSUP,
 			    "%s: descriptor parentCID=%08" PRIx32 " makes this a snapshot delta "
 			    "(parent \"%s\"); snapshot chains are not supported yet",
-			    name, desc->parent_cid, desc->parent_hint ? desc->parent_hint : "?");
+			    name, desc->parent_cid,
+			    desc->parent_hint ? text_show(desc->parent_hint).s : "?");
 		goto out;
 	}
 	embedded_single = self && desc->n_extents == 1 &&
@@ -341,7 +345,7 @@ static int dir_open_file(void *opaque, const char *file, struct source **ret, st
 	if (path_escapes(file))
 		return err_set(err, EPERM,
 			       "%s: extent file \"%s\" leaves the descriptor's directory; refused",
-			       dr->desc, file);
+			       dr->desc, text_show(file).s);
 	return source_file_openat(dr->dirfd, file, name, ret, err);
 }
 
