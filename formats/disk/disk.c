@@ -17,7 +17,13 @@ int disk_init(struct disk *d, const struct disk_ops *ops, const char *name, uint
 	d->costly = costly;
 	atomic_init(&d->refs, 1);
 	d->name = strdup(name ? name : "?");
-	return d->name ? 0 : -ENOMEM;
+	if (!d->name)
+		return -ENOMEM;
+	/* Names come from files (extent names, tar members) and go into messages. */
+	for (char *p = d->name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return 0;
 }
 
 struct disk *disk_ref(struct disk *d)

@@ -59,7 +59,8 @@ struct disk {
 	bool costly;	/* reading decodes (inflate): worth caching */
 };
 
-/* Initialise the common fields; takes a copy of name. 0 or -ENOMEM. */
+/* Initialise the common fields; takes a copy of name, control bytes replaced by '?'.
+ * 0 or -ENOMEM. */
 int disk_init(struct disk *d, const struct disk_ops *ops, const char *name, uint64_t size,
 	      uint32_t grain, bool costly);
 

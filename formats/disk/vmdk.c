@@ -175,13 +175,13 @@ static int check_create_type(const struct vmdk_desc *desc, const char *name, str
 	    strcasecmp(t, "vmfsRaw") == 0 || strcasecmp(t, "vmfsRawDeviceMap") == 0 ||
 	    strcasecmp(t, "vmfsPassthroughRawDeviceMap") == 0 ||
 	    strcasecmp(t, "fullDevice") == 0 || strcasecmp(t, "partitionedDevice") == 0) {
-		char what[96];
+		char what[128];
 
-		snprintf(what, sizeof(what), "createType \"%.64s\"", t);
+		snprintf(what, sizeof(what), "createType \"%s\"", text_show(t).s);
 		return rdm_refusal(name, what, err);
 	}
 	return err_set(err, ENOTSUP, "%s: descriptor createType \"%s\" is not a VMDK type we know",
-		       name, t);
+		       name, text_show(t).s);
 }
 
 /* An extent with a header of its own (SPARSE, VMFSSPARSE, SESPARSE), opened by open. */
@@ -203,7 +203,7 @@ static int open_sparse_extent(int (*open)(struct source *, const char *, struct 
 		r = err_set(err, EINVAL,
 			    "%s: extent %zu (\"%s\") declares %" PRIu64
 			    " sectors but its sparse header has a capacity of %" PRIu64,
-			    name, i + 1, x->file, x->sectors, d->size / SECTOR);
+			    name, i + 1, text_show(x->file).s, x->sectors, d->size / SECTOR);
 		disk_unref(d);
 		return r;
 	}
@@ -224,7 +224,7 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 		return err_set(err, EINVAL, "%s: extent %zu is too large", name, i + 1);
 	if (x->access == VMDK_ACCESS_NOACCESS)
 		return err_set(err, ENOTSUP, "%s: extent %zu (\"%s\") is NOACCESS", name, i + 1,
-			       x->file ? x->file : "");
+			       x->file ? text_show(x->file).s : "");
 	switch (x->type) {
 	case VMDK_EXTENT_ZERO:
 		return disk_zero_new(bytes, DISK_ZERO, name, ret, err);
@@ -243,8 +243,9 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 		return rdm_refusal(name, what, err);
 	}
 	default:
-		return err_set(err, ENOTSUP, "%s: extent %zu (\"%s\") has type %s, not supported yet",
-			       name, i + 1, x->file ? x->file : "",
+		return err_set(err, ENOTSUP,
+			       "%s: extent %zu (\"%s\") has type %s, not supported yet", name,
+			       i + 1, x->file ? text_show(x->file).s : "",
 			       vmdk_extent_type_name(x->type));
 	}
 	if (!x->file || !x->file[0])
@@ -255,7 +256,7 @@ static int open_extent(struct source *self, const struct vmdk_desc *desc, size_t
 	} else {
 		if (!o || !o->open_file)
 			return err_set(err, EINVAL, "%s: extent %zu (\"%s\"): no way to open files",
-				       name, i + 1, x->file);
+				       name, i + 1, text_show(x->file).s);
 		r = o->open_file(o->opaque, x->file, &src, err);
 		if (r < 0)
 			return r;
@@ -571,7 +572,7 @@ static int parent_name(const char *child, const char *dir, const char *hint, cha
 				base = p + 1;
 		if (!base[0] || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 			return err_set(err, EINVAL, "%s: parentFileNameHint \"%s\" names no file",
-				       child, hint);
+				       child, text_show(hint).s);
 		if (asprintf(ret, "%s%s", dir, base) < 0)
 			return err_set(err, ENOMEM, "%s: out of memory", child);
 		return 0;
@@ -587,7 +588,7 @@ static int parent_name(const char *child, const char *dir, const char *hint, cha
 		return err_set(err, EPERM,
 			       "%s: parentFileNameHint \"%s\" leaves the child's directory (a \"..\" "
 			       "component); refused: a descriptor may name files beside it or "
-			       "below it only", child, hint);
+			       "below it only", child, text_show(hint).s);
 	if (asprintf(ret, "%s%s", dir, rel) < 0)
 		return err_set(err, ENOMEM, "%s: out of memory", child);
 	return 0;
@@ -637,10 +638,10 @@ static int open_parent(struct chain_walk *w, const struct vmdk_opts *o, struct e
 		return err_set(err, EFBIG,
 			       "%s: snapshot chain deeper than %u files (its parent \"%s\" would "
 			       "be one more); refused", w->srcs[0]->name, DISK_CHAIN_MAX_DEPTH,
-			       c->parent_hint);
+			       text_show(c->parent_hint).s);
 	if (!o || !o->open_file)
 		return err_set(err, EINVAL, "%s: parent \"%s\": no way to open files", cn,
-			       c->parent_hint);
+			       text_show(c->parent_hint).s);
 	r = parent_name(cn, w->dirs[i], c->parent_hint, &name, err);
 	if (r < 0)
 		return r;
@@ -651,7 +652,7 @@ static int open_parent(struct chain_walk *w, const struct vmdk_opts *o, struct e
 	r = o->open_file(o->opaque, name, &src, &why);
 	if (r < 0)
 		return err_set(err, -r, "%s: cannot open its parent (parentFileNameHint \"%s\"): %s",
-			       cn, c->parent_hint, why.msg);
+			       cn, text_show(c->parent_hint).s, why.msg);
 	r = push_level(w, src, dir, o, err);
 	source_unref(src);
 	if (r < 0)
@@ -704,7 +705,7 @@ static int dir_open_file(void *opaque, const char *file, struct source **ret, st
 	if (path_escapes(file))
 		return err_set(err, EPERM,
 			       "%s: extent file \"%s\" leaves the descriptor's directory; refused",
-			       dr->desc, file);
+			       dr->desc, text_show(file).s);
 	return source_file_openat(dr->dirfd, file, name, ret, err);
 }
 

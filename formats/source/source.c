@@ -14,7 +14,13 @@ int source_init(struct source *s, const struct source_ops *ops, const char *name
 	s->size = size;
 	atomic_init(&s->refs, 1);
 	s->name = strdup(name ? name : "?");
-	return s->name ? 0 : -ENOMEM;
+	if (!s->name)
+		return -ENOMEM;
+	/* Names come from files (extent names, tar members) and go into messages. */
+	for (char *p = s->name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return 0;
 }
 
 struct source *source_ref(struct source *s)

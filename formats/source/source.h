@@ -39,7 +39,8 @@ struct source {
 	atomic_uint refs;
 };
 
-/* Initialise the common fields; takes a copy of name. 0 or -ENOMEM. */
+/* Initialise the common fields; takes a copy of name, control bytes replaced by '?'.
+ * 0 or -ENOMEM. */
 int source_init(struct source *s, const struct source_ops *ops, const char *name, uint64_t size);
 
 /* Take a reference. Returns s. */

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "../common/bounds.h"
+#include "../common/text.h"
 
 #define TAR_BLOCK 512
 
@@ -196,7 +197,7 @@ static int tar_check_data_off(struct tar_index *idx, const char *name, uint64_t 
 		return err_set(err, EINVAL,
 			       "%s: member %s: cannot locate its data (header at 0x%llx, data at "
 			       "0x%llx)",
-			       ova, name, (unsigned long long)hdr_pos,
+			       ova, text_show(name).s, (unsigned long long)hdr_pos,
 			       (unsigned long long)data_off);
 	r = source_pread(idx->ova, h, sizeof(h), data_off - TAR_BLOCK);
 	if (r < 0)
@@ -206,7 +207,7 @@ static int tar_check_data_off(struct tar_index *idx, const char *name, uint64_t 
 		return err_set(err, EINVAL,
 			       "%s: member %s: the block before its data (at 0x%llx) is not its "
 			       "header, so its data cannot be located",
-			       ova, name, (unsigned long long)(data_off - TAR_BLOCK));
+			       ova, text_show(name).s, (unsigned long long)(data_off - TAR_BLOCK));
 	switch (h[156]) {
 	case '0':
 	case '\0':
@@ -215,12 +216,13 @@ static int tar_check_data_off(struct tar_index *idx, const char *name, uint64_t 
 	case 'S':
 		return err_set(err, ENOTSUP,
 			       "%s: member %s is a GNU sparse file, which cannot be read in place",
-			       ova, name);
+			       ova, text_show(name).s);
 	default:
 		/* libarchive reads unknown types ('M' multi-volume continuation, 'N', vendor
 		 * letters) as regular files; their data is not the whole file */
 		return err_set(err, ENOTSUP, "%s: member %s has tar type '%c', not a regular file",
-			       ova, name, h[156] >= 0x20 && h[156] < 0x7f ? h[156] : '?');
+			       ova, text_show(name).s,
+			       h[156] >= 0x20 && h[156] < 0x7f ? h[156] : '?');
 	}
 	if (tar_number(h + 124, 12, &hsize) && hsize == size)
 		return 0;
@@ -235,7 +237,7 @@ static int tar_check_data_off(struct tar_index *idx, const char *name, uint64_t 
 	}
 	return err_set(err, EINVAL,
 		       "%s: member %s: its header at 0x%llx disagrees about its size (%llu bytes)",
-		       ova, name, (unsigned long long)(data_off - TAR_BLOCK),
+		       ova, text_show(name).s, (unsigned long long)(data_off - TAR_BLOCK),
 		       (unsigned long long)size);
 }
 
@@ -253,17 +255,18 @@ static int tar_clean_name(const char *ova, const char **ret_name, struct err *er
 		return err_set(err, EINVAL, "%s: member name of %zu bytes is longer than %d", ova,
 			       len, TAR_NAME_MAX);
 	if (name[0] == '/')
-		return err_set(err, EINVAL, "%s: member %s has an absolute name", ova, name);
+		return err_set(err, EINVAL, "%s: member %s has an absolute name", ova,
+			       text_show(name).s);
 	for (p = name;; p = c + 1) {
 		c = strchr(p, '/');
 		len = c ? (size_t)(c - p) : strlen(p);
 		if (len == 0 || (len == 1 && p[0] == '.'))
 			return err_set(err, EINVAL,
 				       "%s: member %s has an empty or \".\" path component", ova,
-				       name[0] ? name : "\"\"");
+				       name[0] ? text_show(name).s : "\"\"");
 		if (len == 2 && p[0] == '.' && p[1] == '.')
 			return err_set(err, EINVAL, "%s: member %s has a \"..\" path component",
-				       ova, name);
+				       ova, text_show(name).s);
 		if (!c)
 			break;
 	}
@@ -339,30 +342,31 @@ static int tar_entry(struct tar_index *idx, struct archive *a, struct archive_en
 	if (type == AE_IFDIR)
 		return 0;
 	if (archive_entry_hardlink(e))
-		return err_set(err, ENOTSUP, "%s: member %s is a hard link to %s", ova, raw,
-			       archive_entry_hardlink(e));
+		return err_set(err, ENOTSUP, "%s: member %s is a hard link to %s", ova,
+			       text_show(raw).s, text_show(archive_entry_hardlink(e)).s);
 	if (type == AE_IFLNK)
-		return err_set(err, ENOTSUP, "%s: member %s is a symbolic link", ova, raw);
+		return err_set(err, ENOTSUP, "%s: member %s is a symbolic link", ova,
+			       text_show(raw).s);
 	if (type != AE_IFREG)
-		return err_set(err, ENOTSUP, "%s: member %s is not a regular file but %s", ova, raw,
-			       tar_type_name(type));
+		return err_set(err, ENOTSUP, "%s: member %s is not a regular file but %s", ova,
+			       text_show(raw).s, tar_type_name(type));
 	if (archive_entry_sparse_count(e) > 0)
 		return err_set(err, ENOTSUP,
 			       "%s: member %s is a sparse file, which cannot be read in place", ova,
-			       raw);
+			       text_show(raw).s);
 	name = raw;
 	r = tar_clean_name(ova, &name, err);
 	if (r < 0)
 		return r;
 	if (!archive_entry_size_is_set(e) || size < 0 || data_off < 0)
 		return err_set(err, EINVAL, "%s: member %s: header at 0x%llx has no valid size",
-			       ova, name, (unsigned long long)hdr_pos);
+			       ova, text_show(name).s, (unsigned long long)hdr_pos);
 	if (!range_ok((uint64_t)data_off, (uint64_t)size, idx->ova->size))
 		return err_set(err, EINVAL,
 			       "%s: member %s: data 0x%llx+0x%llx lies past the end of the archive "
 			       "(0x%llx bytes; truncated?)",
-			       ova, name, (unsigned long long)data_off, (unsigned long long)size,
-			       (unsigned long long)idx->ova->size);
+			       ova, text_show(name).s, (unsigned long long)data_off,
+			       (unsigned long long)size, (unsigned long long)idx->ova->size);
 	r = tar_check_data_off(idx, name, hdr_pos, (uint64_t)data_off, (uint64_t)size, err);
 	if (r < 0)
 		return r;
@@ -409,7 +413,7 @@ static int tar_sort(struct tar_index *idx, struct err *err)
 
 		if (!strcmp(name, idx->members[idx->by_name[i - 1]].name))
 			return err_set(err, EINVAL, "%s: member %s appears twice", idx->ova->name,
-				       name);
+				       text_show(name).s);
 	}
 	return 0;
 }
@@ -449,11 +453,11 @@ static int tar_walk(struct tar_index *idx, struct archive *a, struct tar_reader 
 			return err_set(err, -rd->io_err, "%s: read failed: %s", ova,
 				       strerror(-rd->io_err));
 		if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN && tar_warning_harmless(a)))
-			return err_set(err, EINVAL,
-				       "%s: damaged tar archive near offset 0x%llx: %s", ova,
-				       (unsigned long long)archive_filter_bytes(a, 0),
-				       archive_error_string(a) ? archive_error_string(a)
-							       : "unreadable header");
+			return err_set(
+				err, EINVAL, "%s: damaged tar archive near offset 0x%llx: %s", ova,
+				(unsigned long long)archive_filter_bytes(a, 0),
+				archive_error_string(a) ? text_show(archive_error_string(a)).s
+							: "unreadable header");
 		if (++walked > TAR_MAX_MEMBERS)
 			return err_set(err, EFBIG, "%s: more than %d entries", ova,
 				       TAR_MAX_MEMBERS);

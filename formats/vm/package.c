@@ -139,7 +139,7 @@ static int pkg_open_extent(void *opaque, const char *file, struct source **ret, 
 	if (!href_ok(file))
 		return err_set(err, EPERM,
 			       "%s: file \"%s\" named by a descriptor is not a plain member name; "
-			       "refused", p->name, file);
+			       "refused", p->name, text_show(file).s);
 	return pkg_open_member(p, file, ret, err);
 }
 
@@ -285,8 +285,8 @@ static int find_one(const struct pkg *p, const char *suffix, size_t *ret, struct
 			continue;
 		if (found != SIZE_MAX)
 			return err_set(err, EINVAL, "%s: holds more than one %s file (%s and %s)",
-				       p->name, suffix, pkg_member_name(p, found),
-				       pkg_member_name(p, i));
+				       p->name, suffix, text_show(pkg_member_name(p, found)).s,
+				       text_show(pkg_member_name(p, i)).s);
 		found = i;
 	}
 	if (found == SIZE_MAX)
@@ -305,8 +305,8 @@ static int read_member(struct pkg *p, size_t i, size_t cap, char **ret, size_t *
 	if (r < 0)
 		return r;
 	if (s->size > cap)
-		r = err_set(err, EFBIG, "%s: %s is %" PRIu64 " bytes, over the cap of %zu",
-			    p->name, pkg_member_name(p, i), s->size, cap);
+		r = err_set(err, EFBIG, "%s: %s is %" PRIu64 " bytes, over the cap of %zu", p->name,
+			    text_show(pkg_member_name(p, i)).s, s->size, cap);
 	else
 		r = source_read_all(s, cap, ret, ret_len, err);
 	source_unref(s);
@@ -325,7 +325,7 @@ static int check_manifest(struct pkg *p, const struct vm_package *pk, const stru
 	r = find_one(p, ".cert", &i, err);
 	if (r == 0)
 		fprintf(stderr, "vmfs-mount: %s: signed (%s); the signature is not checked\n",
-			p->name, pkg_member_name(p, i));
+			p->name, text_show(pkg_member_name(p, i)).s);
 	else if (r != -ENOENT)
 		return r;
 	r = find_one(p, ".mf", &i, err);
@@ -341,7 +341,7 @@ static int check_manifest(struct pkg *p, const struct vm_package *pk, const stru
 	r = read_member(p, i, MANIFEST_MAX_BYTES, &text, &len, err);
 	if (r < 0)
 		return r;
-	r = manifest_parse(text, len, pkg_member_name(p, i), &m, err);
+	r = manifest_parse(text, len, text_show(pkg_member_name(p, i)).s, &m, err);
 	if (r < 0 || !o->verify)
 		goto out;
 	/* A manifest that leaves out a file the envelope uses vouches for nothing about it:
@@ -559,7 +559,7 @@ static int open_package(struct export *e, struct pkg *p, size_t ovf_idx,
 	r = read_member(p, ovf_idx, OVF_MAX_BYTES, &text, &len, err);
 	if (r < 0)
 		return r;
-	r = ovf_parse(text, len, pkg_member_name(p, ovf_idx), &pk, err);
+	r = ovf_parse(text, len, text_show(pkg_member_name(p, ovf_idx)).s, &pk, err);
 	if (r < 0)
 		return r;
 	/* Every File must be there (or, chunked, its first chunk), used or not. */
@@ -676,10 +676,13 @@ static int vmx_disk_path(const char *dir, const char *file, const char *vmx, cha
 	if (file[0] == '/')
 		name = strrchr(file, '/') + 1;
 	else if (path_escapes(file))
-		return err_set(err, EPERM, "%s: disk file \"%s\" leaves the VM's directory; "
-			       "refused", vmx, file);
+		return err_set(err, EPERM,
+			       "%s: disk file \"%s\" leaves the VM's directory; "
+			       "refused",
+			       vmx, text_show(file).s);
 	if (!name[0])
-		return err_set(err, EINVAL, "%s: disk file \"%s\" names no file", vmx, file);
+		return err_set(err, EINVAL, "%s: disk file \"%s\" names no file", vmx,
+			       text_show(file).s);
 	if (asprintf(ret, "%s%s", dir, name) < 0)
 		return err_set(err, ENOMEM, "%s: out of memory", vmx);
 	return 0;

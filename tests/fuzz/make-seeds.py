@@ -1,0 +1,440 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Make the seed corpora of the fuzz harnesses, one directory per harness.
+
+    make-seeds.py [--corpus DIR] OUT
+
+OUT/NAME/ gets the inputs harness NAME starts from (tools/fuzz) and that test-fuzz-replay
+runs in tools/test.  Nothing here is committed; everything comes from the test fixtures:
+
+  vmdk-sparse, vmdk-stream   small VMDKs made by qemu-img (monolithicSparse with and
+                             without zeroed grains, streamOptimized, a twoGbMaxExtentSparse
+                             extent), by tests/gen/vmware-stream.py (VMware's layout:
+                             tables and footer after the grains, no footer, no tables), and
+                             tiny images laid out here with 1 to 8 sector grains and 4 to
+                             16 entry tables, so that a mutation is likely to hit a field;
+                             the shared corpus' .vmdk files
+  vmdk-desc                  the text descriptors qemu-img writes, the embedded ones, and
+                             a few of every extent type
+  vmx, domain                tests/data/vmx and the shared corpus' .vmx files
+  ovf                        tests/data/ovf and the shared corpus' .ovf files
+  manifest                   tests/data/manifest, the corpus' .mf files, and one per
+                             algorithm and spelling
+  tar                        ustar, pax and GNU archives with long names and directories,
+                             an .ova, and the corpus' small .ova files
+  gzip                       one and several members, empty, zeros (many checkpoints),
+                             random bytes (stored blocks), header fields
+  qcow2                      allocation maps in fuzz-qcow2.c's record format
+
+The shared corpus is --corpus, else $VMFS_CORPUS, else ../shared/corpus beside the
+repository; without it those seeds are left out.  Files over 256 KiB are left out (no
+harness takes inputs that large).  The output is deterministic.
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zlib
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SECTOR = 512
+MAX_SEED = 256 * 1024
+HARNESSES = ["vmdk-sparse", "vmdk-stream", "vmdk-desc", "vmx", "domain", "ovf", "manifest",
+             "tar", "gzip", "qcow2"]
+
+
+class Out:
+    def __init__(self, root):
+        self.root = root
+        self.seen = set()
+        for h in HARNESSES:
+            os.makedirs(os.path.join(root, h), exist_ok=True)
+
+    def put(self, harness, name, data):
+        """Write a seed, unless it is too big or the harness has it already (the tests'
+        data and the corpus share files)."""
+        key = (harness, hashlib.sha256(data).digest())
+        if len(data) > MAX_SEED or key in self.seen:
+            return
+        self.seen.add(key)
+        with open(os.path.join(self.root, harness, name), "wb") as f:
+            f.write(data)
+
+    def copy(self, harness, path, prefix):
+        if os.path.getsize(path) <= MAX_SEED:
+            with open(path, "rb") as f:
+                self.put(harness, prefix + "-" + os.path.basename(path), f.read())
+
+
+def files_under(top, suffixes):
+    out = []
+    for d, dirs, names in os.walk(top):
+        dirs.sort()
+        for n in sorted(names):
+            if n.lower().endswith(suffixes) and not n.startswith("."):
+                out.append(os.path.join(d, n))
+    return out
+
+
+# ---- tiny KDMV images: the layouts of vmdk-sparse.c's notes, at toy sizes ----
+
+def kdmv_header(cap, grain, ngte, flags, gd, rgd, overhead, desc=(0, 0), compress=0,
+                version=1):
+    h = struct.pack("<4sIIQQQQIQQQB4sH", b"KDMV", version, flags, cap, grain, desc[0],
+                    desc[1], ngte, rgd, gd, overhead, 0, b"\n \r\n", compress)
+    return h.ljust(SECTOR, b"\0")
+
+
+def grain_bytes(g, grain):
+    return bytes(((g * 7 + i) * 13 + 1) & 0xFF for i in range(grain * SECTOR))
+
+
+def tiny_sparse(cap=64, grain=4, ngte=8, zeroed=False, rgd=True, desc=None):
+    """monolithicSparse: header, descriptor, redundant GD+GTs, GD+GTs, grains."""
+    ng = -(-cap // grain)
+    nt = -(-ng // ngte)
+    gd_sec = -(-nt * 4 // SECTOR)
+    gt_sec = -(-ngte * 4 // SECTOR)
+    desc_sec = -(-len(desc) // SECTOR) if desc else 0
+    pos = 1 + desc_sec
+    rgd_at = pos if rgd else 0
+    if rgd:
+        pos += gd_sec + nt * gt_sec
+    gd_at = pos
+    pos += gd_sec + nt * gt_sec
+    overhead = pos
+    gte = [0] * (nt * ngte)
+    grains = b""
+    for g in range(ng):
+        if g % 3 == 1:
+            continue
+        if zeroed and g % 5 == 2:
+            gte[g] = 1
+            continue
+        gte[g] = overhead + len(grains) // SECTOR
+        grains += grain_bytes(g, grain)
+    flags = 1 | (2 if rgd else 0) | (4 if zeroed else 0)
+    img = bytearray(kdmv_header(cap, grain, ngte, flags, gd_at, rgd_at, overhead,
+                                (1, desc_sec) if desc else (0, 0), version=2 if zeroed else 1))
+    if desc:
+        img += desc.ljust(desc_sec * SECTOR, b"\0")
+
+    def tables(at):
+        out = b""
+        for t in range(nt):
+            out += struct.pack("<I", at + gd_sec + t * gt_sec)
+        out = out.ljust(gd_sec * SECTOR, b"\0")
+        for t in range(nt):
+            out += struct.pack("<%dI" % ngte, *gte[t * ngte:(t + 1) * ngte]).ljust(
+                gt_sec * SECTOR, b"\0")
+        return out
+    if rgd:
+        img += tables(rgd_at)
+    img += tables(gd_at)
+    assert len(img) == overhead * SECTOR
+    return bytes(img + grains)
+
+
+def marker(lba, data):
+    return (struct.pack("<QI", lba, len(data)) + data).ljust(
+        -(-(12 + len(data)) // SECTOR) * SECTOR, b"\0")
+
+
+def meta(nsec, mtype):
+    return struct.pack("<QII", nsec, 0, mtype).ljust(SECTOR, b"\0")
+
+
+def tiny_stream(cap=64, grain=4, ngte=8, layout="vmware", short_last=False):
+    """streamOptimized: "qemu" (tables up front), "vmware" (tables, GD, footer after the
+    grains), "nofooter", "notables" (grains and EOS only)."""
+    ng = -(-cap // grain)
+    nt = -(-ng // ngte)
+    flags = 1 | (1 << 16) | (1 << 17)
+    gd_sec = -(-nt * 4 // SECTOR)
+    gt_sec = -(-ngte * 4 // SECTOR)
+    overhead = 1 + (gd_sec + nt * gt_sec if layout == "qemu" else 0)
+    body, gte = b"", [0] * (nt * ngte)
+    for g in range(ng):
+        if g % 3 == 1:
+            continue
+        n = grain * SECTOR
+        if short_last and g == ng - 1 and cap % grain:
+            n = (cap % grain) * SECTOR
+        gte[g] = overhead + len(body) // SECTOR
+        body += marker(g * grain, zlib.compress(grain_bytes(g, grain)[:n]))
+    if layout == "qemu":
+        tbl = b"".join(struct.pack("<I", 1 + gd_sec + t * gt_sec) for t in range(nt))
+        tbl = tbl.ljust(gd_sec * SECTOR, b"\0")
+        for t in range(nt):
+            tbl += struct.pack("<%dI" % ngte, *gte[t * ngte:(t + 1) * ngte]).ljust(
+                gt_sec * SECTOR, b"\0")
+        head = kdmv_header(cap, grain, ngte, flags, 1, 0, overhead, compress=1, version=3)
+        return head + tbl + body + meta(0, 0)
+    head = kdmv_header(cap, grain, ngte, flags, 0xFFFFFFFFFFFFFFFF, 0, overhead, compress=1,
+                       version=3)
+    img = head + body
+    if layout == "notables":
+        return img + meta(0, 0)
+    gd = []
+    for t in range(nt):
+        entries = gte[t * ngte:(t + 1) * ngte]
+        if not any(entries):
+            gd.append(0)
+            continue
+        img += meta(gt_sec, 1)
+        gd.append(len(img) // SECTOR)
+        img += struct.pack("<%dI" % ngte, *entries).ljust(gt_sec * SECTOR, b"\0")
+    img += meta(gd_sec, 2)
+    gd_at = len(img) // SECTOR
+    img += struct.pack("<%dI" % nt, *gd).ljust(gd_sec * SECTOR, b"\0")
+    if layout == "vmware":
+        img += meta(1, 3)
+        img += kdmv_header(cap, grain, ngte, flags, gd_at, 0, overhead, compress=1,
+                           version=3)
+    return img + meta(0, 0)
+
+
+def embedded_desc(cap, ctype, name="tiny.vmdk"):
+    return ("# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
+            f'createType="{ctype}"\n\n# Extent description\nRW {cap} SPARSE "{name}"\n\n'
+            '#DDB\nddb.adapterType = "lsilogic"\nddb.geometry.heads = "16"\n').encode()
+
+
+def vmdk_seeds(out, tmp, corpus):
+    for name, img in [
+            ("tiny-sparse", tiny_sparse()),
+            ("tiny-sparse-zeroed", tiny_sparse(zeroed=True)),
+            ("tiny-sparse-norgd", tiny_sparse(rgd=False, grain=1, ngte=16, cap=40)),
+            ("tiny-sparse-desc", tiny_sparse(desc=embedded_desc(64, "monolithicSparse"))),
+            ("tiny-sparse-2tables", tiny_sparse(cap=100, grain=2, ngte=4)),
+    ]:
+        out.put("vmdk-sparse", name, img)
+    for layout in ["qemu", "vmware", "nofooter", "notables"]:
+        img = tiny_stream(layout=layout)
+        out.put("vmdk-sparse", "tiny-stream-" + layout, img)
+        out.put("vmdk-stream", "tiny-stream-" + layout, img)
+    img = tiny_stream(cap=61, grain=8, ngte=4, layout="notables", short_last=True)
+    out.put("vmdk-stream", "tiny-stream-short-last", img)
+    out.put("vmdk-sparse", "tiny-stream-short-last", img)
+
+    raw = os.path.join(tmp, "small.raw")
+    with open(raw, "wb") as f:
+        f.truncate(1024 * 1024)
+        f.seek(0)
+        f.write(bytes((i * 7 + 3) & 0xFF for i in range(4096)))
+        f.seek(8192)
+        f.write(b"\xab" * 1000)
+    qemu = [("monolithicSparse", []), ("monolithicSparse", ["-o", "zeroed_grain=on"]),
+            ("streamOptimized", []), ("twoGbMaxExtentSparse", []), ("monolithicFlat", []),
+            ("twoGbMaxExtentFlat", [])]
+    for i, (sub, extra) in enumerate(qemu):
+        d = os.path.join(tmp, "q%d" % i)
+        os.mkdir(d)
+        vmdk = os.path.join(d, "q.vmdk")
+        subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o",
+                        "subformat=" + sub] + extra + [raw, vmdk], check=True)
+        tag = "qemu-%s%s" % (sub, "-zeroed" if extra else "")
+        with open(vmdk, "rb") as f:
+            data = f.read()
+        if data[:4] == b"KDMV":
+            out.put("vmdk-sparse", tag, data)
+            if sub == "streamOptimized":
+                out.put("vmdk-stream", tag, data)
+        else:
+            out.put("vmdk-desc", tag, data.rstrip(b"\0"))
+        for extent in sorted(os.listdir(d)):
+            p = os.path.join(d, extent)
+            if extent != "q.vmdk" and "-s0" in extent:
+                with open(p, "rb") as f:
+                    out.put("vmdk-sparse", tag + "-extent", f.read())
+    vmw = os.path.join(ROOT, "tests", "gen", "vmware-stream.py")
+    for opts in [[], ["--no-footer"], ["--no-tables"], ["--zero-grains-as-data"]]:
+        o = os.path.join(tmp, "vmw.vmdk")
+        subprocess.run([sys.executable, vmw, "--grain-sectors", "8"] + opts + [raw, o],
+                       check=True)
+        with open(o, "rb") as f:
+            data = f.read()
+        tag = "vmware-stream" + "".join(opts).replace("--", "-")
+        out.put("vmdk-sparse", tag, data)
+        out.put("vmdk-stream", tag, data)
+    if corpus:
+        for p in files_under(corpus, (".vmdk",)):
+            with open(p, "rb") as f:
+                head = f.read(4)
+            if head == b"KDMV":
+                out.copy("vmdk-sparse", p, "corpus")
+                out.copy("vmdk-stream", p, "corpus")
+            else:
+                out.copy("vmdk-desc", p, "corpus")
+
+    # Embedded descriptors, and descriptors of every extent type and shape.
+    for name in sorted(os.listdir(os.path.join(out.root, "vmdk-sparse"))):
+        with open(os.path.join(out.root, "vmdk-sparse", name), "rb") as f:
+            data = f.read()
+        off, n = struct.unpack_from("<QQ", data, 28) if len(data) >= 44 else (0, 0)
+        if off and n and (off + n) * SECTOR <= len(data):
+            text = data[off * SECTOR:(off + n) * SECTOR].split(b"\0")[0]
+            if text:
+                out.put("vmdk-desc", "embedded-" + name, text)
+    head = ("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+            'createType="%s"\n\n# Extent description\n')
+    ddb = ('\n# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = "4"\n'
+           'ddb.geometry.cylinders = "2"\nddb.geometry.heads = "16"\n'
+           'ddb.geometry.sectors = "63"\nddb.adapterType = "ide"\n'
+           'ddb.uuid = "60 00 C2 9b 69 2f c9 76-74 c4 07 9e 10 87 3b f9"\n')
+    descs = {
+        "custom": 'RW 100 FLAT "a-flat.vmdk" 0\nRW 28 ZERO\nRDONLY 2048 SPARSE "b.vmdk"\n'
+                  'RW 50 FLAT "sub/c d.vmdk" 17\nNOACCESS 8 FLAT "n.vmdk"\n',
+        "vmfs": 'RW 2048 VMFS "guest-flat.vmdk"\n',
+        "vmfsSparse": 'RW 2048 VMFSSPARSE "guest-delta.vmdk"\n',
+        "seSparse": 'RW 2048 SESPARSE "guest-sesparse.vmdk"\n',
+        "vmfsRawDeviceMap": 'RW 2048 VMFSRDM "guest-rdm.vmdk"\n',
+        "twoGbMaxExtentSparse": 'RW 2048 SPARSE "g-s001.vmdk"\nRW 2048 SPARSE "g-s002.vmdk"\n',
+        "monolithicFlat": "RW 2048 FLAT bare-name.vmdk 0\r\n",
+    }
+    for ctype, extents in descs.items():
+        out.put("vmdk-desc", "hand-" + ctype, ((head % ctype) + extents + ddb).encode())
+    child = (head % "monolithicSparse").replace("parentCID=ffffffff", "parentCID=fffffffe")
+    child += 'parentFileNameHint="base.vmdk"\nRW 2048 SPARSE "child.vmdk"\n' + ddb
+    out.put("vmdk-desc", "hand-child", child.encode())
+
+
+# ---- texts ----
+
+def text_seeds(out, tmp, corpus):
+    data = os.path.join(ROOT, "tests", "data")
+    for p in files_under(os.path.join(data, "vmx"), (".vmx",)):
+        out.copy("vmx", p, "data")
+        out.copy("domain", p, "data")
+    for p in files_under(os.path.join(data, "ovf"), (".ovf",)):
+        out.copy("ovf", p, "data")
+    for p in files_under(os.path.join(data, "manifest"), (".mf",)):
+        out.copy("manifest", p, "data")
+    if corpus:
+        for p in files_under(corpus, (".vmx",)):
+            out.copy("vmx", p, "corpus")
+            out.copy("domain", p, "corpus")
+        for p in files_under(corpus, (".ovf",)):
+            out.copy("ovf", p, "corpus")
+        for p in files_under(corpus, (".mf",)):
+            out.copy("manifest", p, "corpus")
+    lines = []
+    for algo, n in [("SHA1", 20), ("SHA256", 32), ("SHA512", 64)]:
+        digest = bytes(range(n)).hex()
+        lines.append("%s(disk%d.vmdk)= %s\n" % (algo, n, digest))
+        lines.append("%s (spaced name (1).ovf) = %s\r\n" % (algo, digest.upper()))
+    out.put("manifest", "hand-all-algos", "".join(lines).encode())
+    out.put("manifest", "hand-bom", b"\xef\xbb\xbf" + lines[0].encode() + b"\n")
+
+
+# ---- archives and streams ----
+
+def tar_bytes(fmt, members):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=fmt) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1700000000
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    return b.getvalue()
+
+
+def archive_seeds(out, tmp, corpus):
+    members = [("guest.ovf", b"<Envelope/>\n" * 20), ("dir", None),
+               ("dir/disk1.vmdk", b"KDMV" + b"\0" * 1500), ("guest.mf", b"SHA1(x)= 00\n"),
+               ("empty", b"")]
+    long_name = "d" * 60 + "/" + "n" * 120 + ".vmdk"
+    for fmt, tag in [(tarfile.USTAR_FORMAT, "ustar"), (tarfile.PAX_FORMAT, "pax"),
+                     (tarfile.GNU_FORMAT, "gnu")]:
+        out.put("tar", tag, tar_bytes(fmt, members))
+        if fmt != tarfile.USTAR_FORMAT:
+            out.put("tar", tag + "-long", tar_bytes(fmt, members[:1] + [(long_name, b"x" * 700)]))
+    out.put("tar", "one-member", tar_bytes(tarfile.PAX_FORMAT, [("./a.ovf", b"y" * 513)]))
+    if corpus:
+        for p in files_under(corpus, (".ova", ".tar")):
+            out.copy("tar", p, "corpus")
+
+    rnd = random.Random(1)
+    random_bytes = bytes(rnd.getrandbits(8) for _ in range(12000))
+    text = b"".join(b"line %d of a text that compresses\n" % i for i in range(3000))
+    streams = {
+        "empty": gzip.compress(b"", mtime=0),
+        "text-9": gzip.compress(text, 9, mtime=0),
+        "text-1": gzip.compress(text, 1, mtime=0),
+        "zeros-1m": gzip.compress(b"\0" * (1 << 20), 9, mtime=0),
+        "random": gzip.compress(random_bytes, 6, mtime=0),
+        "members": gzip.compress(text[:5000], mtime=0) + gzip.compress(b"", mtime=0) +
+                   gzip.compress(random_bytes[:3000], mtime=0),
+    }
+    for name, data in streams.items():
+        out.put("gzip", name, data)
+    # FNAME, FCOMMENT, FEXTRA and FHCRC in the header
+    body = zlib.compressobj(6, zlib.DEFLATED, -15)
+    deflated = body.compress(text[:20000]) + body.flush()
+    hdr = b"\x1f\x8b\x08\x1e\0\0\0\0\0\x03" + struct.pack("<H", 4) + b"ab\x01\x00" + \
+        b"name.txt\0" + b"a comment\0"
+    hdr += struct.pack("<H", zlib.crc32(hdr) & 0xFFFF)
+    out.put("gzip", "header-fields", hdr + deflated +
+            struct.pack("<II", zlib.crc32(text[:20000]), 20000))
+
+
+# ---- allocation maps for fuzz-qcow2.c: (state | unit << 2 | split << 4, length - 1) ----
+
+def qcow2_seeds(out):
+    UN, DATA, ZERO = 0, 1, 2
+    B, SEC, CL, L2 = 0, 1, 2, 3
+
+    def rec(state, unit, n, split=0):
+        return struct.pack("<BH", state | unit << 2 | split << 4, n - 1)
+    maps = {
+        "one-data-cluster": rec(DATA, CL, 1),
+        "mixed": rec(DATA, SEC, 3) + rec(UN, CL, 2) + rec(ZERO, CL, 3) + rec(DATA, B, 1) +
+                 rec(ZERO, SEC, 200, 1) + rec(DATA, CL, 5, 2) + rec(UN, SEC, 1),
+        "sparse-l2": rec(UN, L2, 3) + rec(DATA, SEC, 1) + rec(UN, L2, 2) + rec(ZERO, CL, 1) +
+                     rec(DATA, B, 100, 3),
+        "partial-last": rec(DATA, CL, 3) + rec(DATA, B, 513),
+        "zeros-only": rec(ZERO, CL, 20000, 1),
+        "refcount-block-edge": rec(DATA, CL, 32760) + rec(UN, L2, 1) + rec(DATA, CL, 20),
+        "empty": b"",
+    }
+    for name, data in maps.items():
+        out.put("qcow2", name, data)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus")
+    ap.add_argument("out")
+    a = ap.parse_args()
+    corpus = a.corpus or os.environ.get("VMFS_CORPUS") or os.path.join(ROOT, "..", "shared",
+                                                                         "corpus")
+    if not os.path.isdir(corpus):
+        corpus = None
+    if os.path.isdir(a.out):
+        shutil.rmtree(a.out)
+    out = Out(a.out)
+    with tempfile.TemporaryDirectory(prefix="vmfs-seeds-") as tmp:
+        vmdk_seeds(out, tmp, corpus)
+        text_seeds(out, tmp, corpus)
+        archive_seeds(out, tmp, corpus)
+        qcow2_seeds(out)
+    counts = {h: len(os.listdir(os.path.join(a.out, h))) for h in HARNESSES}
+    print("seeds: " + ", ".join("%s %d" % (h, n) for h, n in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
