@@ -141,11 +141,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (fs->max_readahead)
 		conn->max_readahead = fs->max_readahead;
 	/* Holes are spliced from a file of zeros, whose pages are the kernel's zero page. */
-	fs->zero_fd = memfd_create("vmfs-mount-zeros", MFD_CLOEXEC);
+	fs->zero_fd = memfd_create("vmfs-mount-zeros", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fs->zero_fd >= 0 && ftruncate(fs->zero_fd, READ_MAX) < 0) {
 		close(fs->zero_fd);
 		fs->zero_fd = -1;
 	}
+	/* Sealed, so nothing can ever write into what hole replies are made of. */
+	if (fs->zero_fd >= 0 &&
+	    fcntl(fs->zero_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		log_debug("cannot seal the memfd of zeros: %s", strerror(errno));
 	log_debug("splice: %s, pipe up to %zu bytes, requests up to %u bytes",
 		  fs->splice ? "yes" : "no", fs->pipe_max, conn->max_write);
 }

@@ -192,11 +192,12 @@ no_writes() {
 		[ "$(basename "$fd")" -gt 2 ] || continue
 		flags=$(awk '/^flags:/ {print $2}' "$fd")
 		# O_WRONLY 01, O_RDWR 02: only /dev/fuse may be open for writing.
-		# Pipes (splice) and anonymous inodes are not files; a path is.
+		# Pipes (splice), anonymous inodes and the memfd of zeros that hole replies
+		# are spliced from are not files; a path is.
 		if [ $((8#$flags & 3)) -ne 0 ]; then
 			target=$(readlink /proc/"$pid"/fd/"$(basename "$fd")")
 			case $target in
-			/dev/fuse | pipe:* | anon_inode:*) ;;
+			/dev/fuse | pipe:* | anon_inode:* | "/memfd:vmfs-mount-zeros (deleted)") ;;
 			*) fail "the daemon holds $target open for writing" ;;
 			esac
 		fi
@@ -205,10 +206,11 @@ no_writes() {
 	after_t=$(df -B1 --output=used "${TMPDIR:-/tmp}" | tail -1)
 	after_p=$(df -B1 --output=used "$pkg" | tail -1)
 	vmfs_umount "$mnt"
-	# Other processes write too: allow 32 MiB of noise, well below the 100 MiB disk read.
-	[ $((after_t - before_t)) -lt $((32 << 20)) ] ||
+	# Other processes on the same filesystem write too: allow 64 MiB of noise, below the
+	# 100 MiB disk read (the fd check above is the exact one).
+	[ $((after_t - before_t)) -lt $((64 << 20)) ] ||
 		fail "${TMPDIR:-/tmp} grew by $((after_t - before_t)) bytes during the read"
-	[ $((after_p - before_p)) -lt $((32 << 20)) ] ||
+	[ $((after_p - before_p)) -lt $((64 << 20)) ] ||
 		fail "the package's filesystem grew by $((after_p - before_p)) bytes"
 	ok "read whole: no file open for writing, filesystems grew by" \
 		"$((after_t - before_t)) and $((after_p - before_p)) bytes"
