@@ -650,26 +650,60 @@ static void ra_start(struct cache *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-bool cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
-		     uint64_t id, uint64_t index, uint64_t block_off, size_t block_len)
+/* True when block index of disk id is cached or being decoded. */
+static bool cache_has(struct cache *c, uint64_t id, uint64_t index)
 {
-	bool queued = false;
+	uint64_t hash = key_hash(id, index);
+	struct shard *s = shard_of(c, hash);
+	bool has;
+
+	pthread_mutex_lock(&s->lock);
+	has = shard_lookup(s, hash, id, index) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return has;
+}
+
+size_t cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
+		       uint64_t id, const struct cache_block *blocks, size_t n)
+{
+	size_t taken = 0, queued = 0;
 
 	pthread_mutex_lock(&c->ra_lock);
-	if (c->ra_threads && !c->ra_stop) {
+	if (c->ra_threads && !c->ra_stop)
 		ra_start(c);
-		if (c->ra_started == 0 || c->ra_count == CACHE_RA_QUEUE) {
-			c->ra_dropped++;
-		} else {
-			c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
-				(struct ra_req){ inner, floor, id, index, block_off, block_len };
-			c->ra_count++;
-			pthread_cond_signal(&c->ra_work);
-			queued = true;
-		}
+	if (c->ra_started == 0 || c->ra_stop) {
+		pthread_mutex_unlock(&c->ra_lock);
+		return 0;
 	}
 	pthread_mutex_unlock(&c->ra_lock);
-	return queued;
+	/* Waking a worker for a block that needs nothing costs more than looking. */
+	for (; taken < n; taken++) {
+		const struct cache_block *b = &blocks[taken];
+
+		if (cache_has(c, id, b->index))
+			continue;
+		pthread_mutex_lock(&c->ra_lock);
+		if (c->ra_count == CACHE_RA_QUEUE) {
+			c->ra_dropped++;
+			pthread_mutex_unlock(&c->ra_lock);
+			break;
+		}
+		c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
+			(struct ra_req){ inner, floor, id, b->index, b->off, b->len };
+		c->ra_count++;
+		pthread_mutex_unlock(&c->ra_lock);
+		queued++;
+	}
+	/* One wake-up for the batch: a worker that finds more queued takes them too. */
+	if (queued) {
+		pthread_mutex_lock(&c->ra_lock);
+		if (queued > 1)
+			pthread_cond_broadcast(&c->ra_work);
+		else
+			pthread_cond_signal(&c->ra_work);
+		pthread_mutex_unlock(&c->ra_lock);
+	}
+	return taken;
 }
 
 void cache_readahead_params(struct cache *c, uint64_t *ret_window, uint64_t *ret_behind)

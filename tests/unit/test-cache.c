@@ -86,15 +86,18 @@ static int fake_read(struct disk *d, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Each run is one block (or the tail), in the state the test gave it. */
+/* A run of blocks in the state the test gave them; DATA blocks to decode run on to the
+ * hint's end like a compressed VMDK's, the others are one block (or the tail) each. */
 static int fake_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret)
 {
 	struct fake *f = (struct fake *)d;
 	uint64_t end = (off / d->grain + 1) * d->grain;
 	unsigned state = f->state[off / d->grain];
 
-	(void)len;
 	atomic_fetch_add(&f->status_calls, 1);
+	while (state == DISK_DATA && end < off + len && end < d->size &&
+	       f->state[end / d->grain] == DISK_DATA)
+		end += d->grain;
 	ret->len = MIN(end, d->size) - off;
 	ret->state = state == FAKE_RAW ? DISK_DATA : state;
 	ret->src = state == FAKE_RAW ? f->raw : NULL;
@@ -1133,6 +1136,29 @@ TEST(sequential_readers_keep_a_few_windows)
 	ASSERT(st.drops >= nblocks - 4 * window / grain);
 	/* ahead: a window; behind: two, and a round of reads */
 	ASSERT(peak <= 4 * window);
+	put(d, c);
+	alarm(0);
+}
+
+/* One request of many blocks, far from any other read: the workers decode blocks of it
+ * while the reader decodes the first, and still no block is decoded twice. */
+TEST(one_large_read_is_decoded_on_every_core)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 64;
+	struct fake *f = fake_new(nblocks * grain, grain, 37, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 8 * MiB, 2, 4 * (uint64_t)grain, &c);
+
+	alarm(120);
+	f->sleep_ms = 5;
+	check_read(d, f, 40 * (uint64_t)grain + 100, 16 * grain);
+	/* a worker counts its block just after publishing it */
+	ASSERT(wait_for_readaheads(c, 1));
+	for (uint64_t b = 0; b < nblocks; b++)
+		ASSERT(atomic_load(&f->block_reads[b]) <= 1);
+	for (uint64_t b = 40; b <= 56; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), 1);
 	put(d, c);
 	alarm(0);
 }
