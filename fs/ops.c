@@ -119,6 +119,27 @@ static size_t probe_pipe_max(void)
 	return max > 0 ? (size_t)max : 0;
 }
 
+/*
+ * A file of READ_MAX zeros that holes are spliced from: a memfd that is all hole, whose
+ * pages are the kernel's zero page. Sealed, and kept open read-only, so that the daemon
+ * holds nothing writable but /dev/fuse. -1 when the kernel has no memfd.
+ */
+static int zeros_open(void)
+{
+	int fd = memfd_create("vmfs-mount-zeros", MFD_CLOEXEC | MFD_ALLOW_SEALING), ro = -1;
+	char path[64];
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, READ_MAX) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	close(fd);
+	return ro;
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs_state *fs = userdata;
@@ -140,12 +161,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (fs->max_readahead)
 		conn->max_readahead = fs->max_readahead;
-	/* Holes are spliced from a file of zeros, whose pages are the kernel's zero page. */
-	fs->zero_fd = memfd_create("vmfs-mount-zeros", MFD_CLOEXEC);
-	if (fs->zero_fd >= 0 && ftruncate(fs->zero_fd, READ_MAX) < 0) {
-		close(fs->zero_fd);
-		fs->zero_fd = -1;
-	}
+	fs->zero_fd = zeros_open();
 	log_debug("splice: %s, pipe up to %zu bytes, requests up to %u bytes",
 		  fs->splice ? "yes" : "no", fs->pipe_max, conn->max_write);
 }
@@ -422,7 +438,7 @@ static int read_pieces(struct view *v, struct thread_buf *t, size_t size, uint64
 	int n = 0;
 
 	while (pos < size) {
-		struct view_piece vp;
+		struct view_piece vp = { .fd = -1 };
 		ssize_t r;
 
 		/* The last piece takes whatever is left, read. */
