@@ -1162,3 +1162,40 @@ TEST(one_large_read_is_decoded_on_every_core)
 	put(d, c);
 	alarm(0);
 }
+
+/* The kernel's page cache keeps what was read: blocks read whole leave the cache after
+ * the next 256 such blocks, whatever the order; blocks read in part stay. */
+TEST(blocks_read_whole_make_room)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 1024;
+	struct fake *f = fake_new(nblocks * grain, grain, 38, true);
+	struct cache *c;
+	struct disk *d;
+	unsigned reads;
+
+	ASSERT_OK(cache_new(64 * MiB, &c, E));
+	/* no readahead, so no readahead workers and no sequential reader: only this */
+	ASSERT_OK(cache_set_readahead(c, 0, 0, MiB));
+	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
+	disk_unref(&f->d);
+	for (uint64_t i = 0; i < 600; i++) {
+		uint64_t b = i * 389 % nblocks; /* all different, scattered */
+
+		/* the first 100 in two halves */
+		if (i < 100) {
+			check_read(d, f, b * grain, grain / 2);
+			check_read(d, f, b * grain + grain / 2, grain / 2);
+		} else {
+			check_read(d, f, b * grain, grain);
+		}
+	}
+	ASSERT_U64_EQ(stats(c).bytes, 256 * (uint64_t)grain);
+	ASSERT_U64_EQ(stats(c).drops, 600 - 256);
+	/* read in part: kept */
+	reads = atomic_load(&f->block_reads[1000]);
+	check_read(d, f, 1000 * (uint64_t)grain + 1, 100);
+	check_read(d, f, 1000 * (uint64_t)grain + 1, 100);
+	ASSERT_EQ(atomic_load(&f->block_reads[1000]), reads + 1);
+	put(d, c);
+}
