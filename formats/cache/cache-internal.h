@@ -16,12 +16,20 @@
 int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t index,
 		     uint64_t block_off, size_t block_len, void *buf, size_t len, size_t at);
 
-/* Queue block index of wrapped disk id (as for cache_read_block) for a readahead worker,
- * which decodes it unless it is cached or pending by then, or index has fallen below
- * *floor (the reader went past it). inner and floor must stay valid until
- * cache_forget_disk(id). False when readahead is off or the queue is full. */
-bool cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
-		     uint64_t id, uint64_t index, uint64_t block_off, size_t block_len);
+/* One block of a wrapped disk, for cache_readahead. */
+struct cache_block {
+	uint64_t index; /* block number */
+	uint64_t off;	/* its offset in the inner disk */
+	size_t len;	/* its length */
+};
+
+/* Queue blocks[0..n) of wrapped disk id for the readahead workers, which decode each
+ * unless it is cached or pending by then, or its index has fallen below *floor (the
+ * reader went past it); blocks already cached or pending are skipped here. inner and
+ * floor must stay valid until cache_forget_disk(id). Returns how many blocks were taken
+ * (queued or skipped): fewer than n when readahead is off or the queue is full. */
+size_t cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
+		       uint64_t id, const struct cache_block *blocks, size_t n);
 
 /* Drop block index of disk id now if it is cached and idle (a sequential reader went
  * past it). */

@@ -47,11 +47,15 @@
  * cached disk is freed, cache_forget_disk drops its queued requests and waits for the
  * ones being decoded, so no worker reads a disk that is gone.
  *
- * Drop-behind: blocks a sequential reader has gone well past (CACHE_RA_BEHIND) are dropped at once
- * (cache_drop) instead of waiting for the CLOCK.  The kernel keeps what FUSE replied in
- * its page cache, so a streaming copy would never ask for them again; without this a
- * copy fills the whole budget with blocks nobody reads, and every one of them is fresh
- * memory the kernel must fault in and zero, where dropped ones are recycled.
+ * Dropping: the kernel keeps what FUSE replied in its page cache (the files never
+ * change), so a block whose every byte has been copied out will not be asked for again
+ * until the kernel evicts those pages: it is dropped (cache_drop) after the next
+ * CACHE_DONE_KEEP such blocks, not left for the CLOCK to find once the budget is full.  The cache so holds what the kernel does not (blocks decoded ahead,
+ * blocks read in part), and a copy of a whole disk, or of its scattered data, does not
+ * fill the budget with blocks nobody reads, each of them fresh memory the kernel must
+ * fault in and zero, where dropped ones are recycled.  For the same reason blocks a
+ * sequential reader has gone well past (CACHE_RA_BEHIND) are dropped even if read only
+ * in part.  Both go with readahead's settings (behind = 0 turns them off).
  */
 #include "cache.h"
 
@@ -78,6 +82,10 @@
 #define CACHE_MIN_BUCKETS 16
 /* Keep shards on separate cache lines so that their locks do not ping-pong. */
 #define CACHE_LINE 64
+/* Blocks read whole kept before they are dropped: a readahead request still queued for
+ * one (the queue holds as many) finds it instead of decoding it again. */
+#define CACHE_DONE_KEEP CACHE_RA_QUEUE
+
 /* Block buffers come from slabs of this size: a huge page where the kernel has them. */
 #define CACHE_SLAB (2u << 20)
 
@@ -112,6 +120,7 @@ struct entry {
 	enum entry_state state; /* the fields from here on are under the shard lock */
 	int error;		/* FAILED: what the decode returned */
 	bool referenced;	/* CLOCK's second chance */
+	atomic_size_t delivered; /* bytes copied out so far */
 	size_t len;
 	unsigned char *data; /* READY: len bytes, immutable from then on */
 };
@@ -147,6 +156,13 @@ struct cache {
 	struct shard *shards;
 	unsigned nshards_init; /* shards whose lock and condvar exist, for a half-built cache */
 
+	/* Blocks read whole, oldest first, under done_lock; dropped when more come. */
+	pthread_mutex_t done_lock;
+	struct done {
+		uint64_t id, index; /* id 0: none */
+	} done[CACHE_DONE_KEEP];
+	size_t done_head, done_count;
+
 	/* Block buffers, under free_lock. */
 	pthread_mutex_t free_lock;
 	size_t slab_len;	 /* the size slabs are carved into; 0 until the first buffer */
@@ -166,6 +182,7 @@ struct cache {
 	uint64_t *ra_busy; /* per worker: id of the disk it is decoding, 0 when idle */
 	unsigned ra_started;
 	unsigned ra_slots; /* workers that took a ra_busy slot */
+	atomic_bool drop_delivered; /* drop blocks once read whole: behind > 0 */
 	bool ra_stop;
 	uint64_t ra_decoded, ra_dropped;
 };
@@ -503,6 +520,38 @@ static int entry_fill(struct cache *c, struct shard *s, struct disk *inner, stru
 	return r;
 }
 
+/* Block index of disk id was read whole: it goes after CACHE_DONE_KEEP more have. */
+static void done_push(struct cache *c, uint64_t id, uint64_t index)
+{
+	struct done old = { 0, 0 };
+
+	pthread_mutex_lock(&c->done_lock);
+	if (c->done_count == CACHE_DONE_KEEP) {
+		old = c->done[c->done_head];
+		c->done_head = (c->done_head + 1) % CACHE_DONE_KEEP;
+		c->done_count--;
+	}
+	c->done[(c->done_head + c->done_count++) % CACHE_DONE_KEEP] = (struct done){ id, index };
+	pthread_mutex_unlock(&c->done_lock);
+	if (old.id)
+		cache_drop(c, old.id, old.index);
+}
+
+/* Copy [at, at + len) of READY entry e to buf and let go of it; once all its bytes went
+ * out, it is on its way out (see "Dropping"). */
+static void copy_out(struct cache *c, struct entry *e, void *buf, size_t at, size_t len)
+{
+	uint64_t id = e->id, index = e->index;
+	bool done;
+
+	memcpy(buf, e->data + at, len);
+	done = atomic_load(&c->drop_delivered) &&
+	       atomic_fetch_add(&e->delivered, len) + len >= e->len;
+	cache_release(c, e);
+	if (done)
+		done_push(c, id, index);
+}
+
 /*
  * Copy [at, at + len) of block index of disk id (block_len bytes at block_off of inner)
  * into buf, decoding the block on a miss. Used by cached-disk.c. 0 or -errno.
@@ -535,8 +584,7 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 		}
 		e->referenced = true;
 		pthread_mutex_unlock(&s->lock);
-		memcpy(buf, e->data + at, len);
-		cache_release(c, e);
+		copy_out(c, e, buf, at, len);
 		return 0;
 	}
 	e = entry_insert(s, hash, id, index, block_len);
@@ -551,8 +599,7 @@ int cache_read_block(struct cache *c, struct disk *inner, uint64_t id, uint64_t 
 		entry_put(c, e);
 		return r;
 	}
-	memcpy(buf, e->data + at, len);
-	cache_release(c, e);
+	copy_out(c, e, buf, at, len);
 	return 0;
 }
 
@@ -650,26 +697,60 @@ static void ra_start(struct cache *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-bool cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
-		     uint64_t id, uint64_t index, uint64_t block_off, size_t block_len)
+/* True when block index of disk id is cached or being decoded. */
+static bool cache_has(struct cache *c, uint64_t id, uint64_t index)
 {
-	bool queued = false;
+	uint64_t hash = key_hash(id, index);
+	struct shard *s = shard_of(c, hash);
+	bool has;
+
+	pthread_mutex_lock(&s->lock);
+	has = shard_lookup(s, hash, id, index) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return has;
+}
+
+size_t cache_readahead(struct cache *c, struct disk *inner, const atomic_uint_fast64_t *floor,
+		       uint64_t id, const struct cache_block *blocks, size_t n)
+{
+	size_t taken = 0, queued = 0;
 
 	pthread_mutex_lock(&c->ra_lock);
-	if (c->ra_threads && !c->ra_stop) {
+	if (c->ra_threads && !c->ra_stop)
 		ra_start(c);
-		if (c->ra_started == 0 || c->ra_count == CACHE_RA_QUEUE) {
-			c->ra_dropped++;
-		} else {
-			c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
-				(struct ra_req){ inner, floor, id, index, block_off, block_len };
-			c->ra_count++;
-			pthread_cond_signal(&c->ra_work);
-			queued = true;
-		}
+	if (c->ra_started == 0 || c->ra_stop) {
+		pthread_mutex_unlock(&c->ra_lock);
+		return 0;
 	}
 	pthread_mutex_unlock(&c->ra_lock);
-	return queued;
+	/* Waking a worker for a block that needs nothing costs more than looking. */
+	for (; taken < n; taken++) {
+		const struct cache_block *b = &blocks[taken];
+
+		if (cache_has(c, id, b->index))
+			continue;
+		pthread_mutex_lock(&c->ra_lock);
+		if (c->ra_count == CACHE_RA_QUEUE) {
+			c->ra_dropped++;
+			pthread_mutex_unlock(&c->ra_lock);
+			break;
+		}
+		c->ra_queue[(c->ra_head + c->ra_count) % CACHE_RA_QUEUE] =
+			(struct ra_req){ inner, floor, id, b->index, b->off, b->len };
+		c->ra_count++;
+		pthread_mutex_unlock(&c->ra_lock);
+		queued++;
+	}
+	/* One wake-up for the batch: a worker that finds more queued takes them too. */
+	if (queued) {
+		pthread_mutex_lock(&c->ra_lock);
+		if (queued > 1)
+			pthread_cond_broadcast(&c->ra_work);
+		else
+			pthread_cond_signal(&c->ra_work);
+		pthread_mutex_unlock(&c->ra_lock);
+	}
+	return taken;
 }
 
 void cache_readahead_params(struct cache *c, uint64_t *ret_window, uint64_t *ret_behind)
@@ -691,6 +772,7 @@ int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window, uint
 		c->ra_threads = MIN(threads, CACHE_RA_MAX_THREADS);
 		c->ra_window = window;
 		c->ra_behind = behind;
+		atomic_store(&c->drop_delivered, behind > 0);
 	}
 	pthread_mutex_unlock(&c->ra_lock);
 	return r;
@@ -802,6 +884,7 @@ static void cache_free(struct cache *c)
 		free(sl);
 	}
 	pthread_mutex_destroy(&c->free_lock);
+	pthread_mutex_destroy(&c->done_lock);
 	free(c->ra_tids);
 	free(c->ra_busy);
 	free(c);
@@ -856,6 +939,7 @@ static int ra_init(struct cache *c)
 	c->ra_threads = cpus < 1 ? 1 : (unsigned)MIN(cpus, (long)CACHE_RA_MAX_THREADS);
 	c->ra_window = MIN((uint64_t)CACHE_RA_WINDOW, c->max_bytes / 4);
 	c->ra_behind = MIN((uint64_t)CACHE_RA_BEHIND, c->max_bytes / 2);
+	atomic_init(&c->drop_delivered, c->ra_behind > 0);
 	return 0;
 }
 
@@ -866,9 +950,16 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err)
 
 	if (!c)
 		return err_set(err, ENOMEM, "block cache: out of memory");
-	/* First, so that cache_free can always destroy it. */
+	/* First, so that cache_free can always destroy them. */
 	r = pthread_mutex_init(&c->free_lock, NULL);
 	if (r) {
+		free(c);
+		return err_set(err, r, "block cache: cannot set up a lock");
+	}
+	r = pthread_mutex_init(&c->done_lock, NULL);
+	if (r) {
+		pthread_mutex_destroy(&c->free_lock);
+	pthread_mutex_destroy(&c->done_lock);
 		free(c);
 		return err_set(err, r, "block cache: cannot set up a lock");
 	}

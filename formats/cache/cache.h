@@ -32,9 +32,10 @@ int cache_new(uint64_t max_bytes, struct cache **ret, struct err *err);
 
 /* Readahead for sequential readers of the cached disks: threads worker threads (0: off)
  * decode up to window bytes ahead of a reader, and blocks more than behind bytes behind
- * it are dropped. The default is one worker per online CPU, a window of min(8 MiB,
- * max_bytes / 4) and min(32 MiB, max_bytes / 2) behind. Before the first read only:
- * -EBUSY once the workers run. 0 or -EBUSY. */
+ * it are dropped, as are blocks read whole (behind 0: no dropping; the kernel's page
+ * cache has what was read). The default is one worker per online CPU, a window of
+ * min(8 MiB, max_bytes / 4) and min(32 MiB, max_bytes / 2) behind. Before the first
+ * read only: -EBUSY once the workers run. 0 or -EBUSY. */
 int cache_set_readahead(struct cache *c, unsigned threads, uint64_t window, uint64_t behind);
 
 /* Take a reference. Returns c. */

@@ -54,12 +54,32 @@ struct cached_disk {
 /* Starts at 1 so that 0 can mean "never registered" in a half-built disk. */
 static atomic_uint_fast64_t cached_next_id = 1;
 
+/* Blocks queued for readahead at a time: one lock and one wake-up per batch. */
+#define RA_BATCH 32
+
+static struct cache_block block_of(const struct cached_disk *cd, uint64_t b)
+{
+	uint64_t start = b << cd->shift;
+
+	return (struct cache_block){ b, start, (size_t)MIN((uint64_t)cd->d.grain,
+							   cd->d.size - start) };
+}
+
 /* Copy [off, off + len) of a DATA run that has no raw bytes (it inflates) out of the
  * cache, block by block. */
 static int cached_read_blocks(struct cached_disk *cd, unsigned char *p, size_t len, uint64_t off)
 {
 	struct disk *d = &cd->d;
+	uint64_t first = off >> cd->shift, last = (off + len - 1) >> cd->shift;
+	struct cache_block more[RA_BATCH];
+	size_t n_more = 0;
 
+	/* A request of several blocks is decoded on every core: the workers take the blocks
+	 * after the first while this thread decodes the first, then it meets them. */
+	for (uint64_t b = first + 1; b <= last && n_more < RA_BATCH; b++)
+		more[n_more++] = block_of(cd, b);
+	if (n_more)
+		cache_readahead(cd->cache, cd->inner, &cd->drop_until, cd->id, more, n_more);
 	while (len > 0) {
 		uint64_t index = off >> cd->shift;
 		uint64_t start = index << cd->shift;
@@ -79,11 +99,13 @@ static int cached_read_blocks(struct cached_disk *cd, unsigned char *p, size_t l
 }
 
 /* Queue the decodable blocks of [from, to) (block indexes) for the readahead workers;
- * returns the block after the last one looked at. */
+ * returns the first block not taken, to when all were. */
 static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t to)
 {
 	struct disk *d = &cd->d;
 	uint64_t off = from << cd->shift, end = MIN(to << cd->shift, d->size);
+	struct cache_block batch[RA_BATCH];
+	size_t n = 0;
 
 	while (off < end) {
 		struct disk_run run;
@@ -92,19 +114,29 @@ static uint64_t readahead_queue(struct cached_disk *cd, uint64_t from, uint64_t 
 		if (disk_status(cd->inner, off, end - off, &run) < 0)
 			break;
 		run_end = MIN(off + run.len, end);
-		if (run.state == DISK_DATA && !run.src) {
-			for (uint64_t b = off >> cd->shift; b << cd->shift < run_end; b++) {
-				uint64_t start = b << cd->shift;
-				size_t block_len = (size_t)MIN((uint64_t)d->grain, d->size - start);
+		for (uint64_t b = off >> cd->shift;
+		     run.state == DISK_DATA && !run.src && b << cd->shift < run_end; b++) {
+			/* A block that ends a run and starts the next is queued once. */
+			if (n > 0 && batch[n - 1].index == b)
+				continue;
+			if (n == RA_BATCH) {
+				size_t taken = cache_readahead(cd->cache, cd->inner,
+							       &cd->drop_until, cd->id, batch, n);
 
-				struct cache *c = cd->cache;
-
-				if (!cache_readahead(c, cd->inner, &cd->drop_until, cd->id, b, start,
-						     block_len))
-					return b;
+				if (taken < n)
+					return batch[taken].index;
+				n = 0;
 			}
+			batch[n++] = block_of(cd, b);
 		}
 		off = run_end;
+	}
+	if (n > 0) {
+		size_t taken = cache_readahead(cd->cache, cd->inner, &cd->drop_until, cd->id,
+					       batch, n);
+
+		if (taken < n)
+			return batch[taken].index;
 	}
 	return to;
 }

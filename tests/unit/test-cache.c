@@ -86,15 +86,18 @@ static int fake_read(struct disk *d, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Each run is one block (or the tail), in the state the test gave it. */
+/* A run of blocks in the state the test gave them; DATA blocks to decode run on to the
+ * hint's end like a compressed VMDK's, the others are one block (or the tail) each. */
 static int fake_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret)
 {
 	struct fake *f = (struct fake *)d;
 	uint64_t end = (off / d->grain + 1) * d->grain;
 	unsigned state = f->state[off / d->grain];
 
-	(void)len;
 	atomic_fetch_add(&f->status_calls, 1);
+	while (state == DISK_DATA && end < off + len && end < d->size &&
+	       f->state[end / d->grain] == DISK_DATA)
+		end += d->grain;
 	ret->len = MIN(end, d->size) - off;
 	ret->state = state == FAKE_RAW ? DISK_DATA : state;
 	ret->src = state == FAKE_RAW ? f->raw : NULL;
@@ -1135,4 +1138,64 @@ TEST(sequential_readers_keep_a_few_windows)
 	ASSERT(peak <= 4 * window);
 	put(d, c);
 	alarm(0);
+}
+
+/* One request of many blocks, far from any other read: the workers decode blocks of it
+ * while the reader decodes the first, and still no block is decoded twice. */
+TEST(one_large_read_is_decoded_on_every_core)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 64;
+	struct fake *f = fake_new(nblocks * grain, grain, 37, true);
+	struct cache *c;
+	struct disk *d = wrap_ra(f, 8 * MiB, 2, 4 * (uint64_t)grain, &c);
+
+	alarm(120);
+	f->sleep_ms = 5;
+	check_read(d, f, 40 * (uint64_t)grain + 100, 16 * grain);
+	/* a worker counts its block just after publishing it */
+	ASSERT(wait_for_readaheads(c, 1));
+	for (uint64_t b = 0; b < nblocks; b++)
+		ASSERT(atomic_load(&f->block_reads[b]) <= 1);
+	for (uint64_t b = 40; b <= 56; b++)
+		ASSERT_EQ(atomic_load(&f->block_reads[b]), 1);
+	put(d, c);
+	alarm(0);
+}
+
+/* The kernel's page cache keeps what was read: blocks read whole leave the cache after
+ * the next 256 such blocks, whatever the order; blocks read in part stay. */
+TEST(blocks_read_whole_make_room)
+{
+	uint32_t grain = 4096;
+	uint64_t nblocks = 1024;
+	struct fake *f = fake_new(nblocks * grain, grain, 38, true);
+	struct cache *c;
+	struct disk *d;
+	unsigned reads;
+
+	ASSERT_OK(cache_new(64 * MiB, &c, E));
+	/* no readahead, so no readahead workers and no sequential reader: only this */
+	ASSERT_OK(cache_set_readahead(c, 0, 0, MiB));
+	ASSERT_OK(cache_wrap(c, &f->d, &d, E));
+	disk_unref(&f->d);
+	for (uint64_t i = 0; i < 600; i++) {
+		uint64_t b = i * 389 % nblocks; /* all different, scattered */
+
+		/* the first 100 in two halves */
+		if (i < 100) {
+			check_read(d, f, b * grain, grain / 2);
+			check_read(d, f, b * grain + grain / 2, grain / 2);
+		} else {
+			check_read(d, f, b * grain, grain);
+		}
+	}
+	ASSERT_U64_EQ(stats(c).bytes, 256 * (uint64_t)grain);
+	ASSERT_U64_EQ(stats(c).drops, 600 - 256);
+	/* read in part: kept */
+	reads = atomic_load(&f->block_reads[1000]);
+	check_read(d, f, 1000 * (uint64_t)grain + 1, 100);
+	check_read(d, f, 1000 * (uint64_t)grain + 1, 100);
+	ASSERT_EQ(atomic_load(&f->block_reads[1000]), reads + 1);
+	put(d, c);
 }
