@@ -22,16 +22,20 @@
  * cluster; an all-UNALLOCATED cluster has entry 0.  There is no backing file, so both
  * read as zeros, and qemu-img compare sees the same content as the disk.
  *
- * The map is two bitmaps (data, zero) with one bit per guest cluster, plus a rank array
- * (data clusters before each 64-cluster word).  The host offset of guest cluster g is
- * data_start + rank(g) * 64 KiB: O(1).  The reverse, for reads in the data area, is a
- * binary search over the rank array.  Metadata clusters are generated from this when
- * read, never stored: an L2 table costs 8192 rank lookups, a refcount block a memset.
- * Memory is about 3 bits per guest cluster: 12 MiB for a 2 TiB disk.
+ * The map is a sorted array of segments, each a run of L1 entries (512 MiB of guest
+ * each) that have an L2 table: either a run of entries whose every cluster is data (or
+ * every one zero), held as a count, or one mixed entry with a bitmap of its 8192 clusters
+ * (data, zero: 2 KiB).  Each segment knows the L2 tables and data clusters before it, so
+ * the host offset of a guest cluster, and the guest cluster of a host one, are a binary
+ * search over segments and at most a 128-word scan.  Memory follows how fragmented the
+ * allocation is, not the capacity a header claims: an empty 2 PiB disk costs nothing, a
+ * full one one segment; it is capped at QCOW2_MAP_MAX.  Metadata clusters are generated
+ * from the map when read, never stored, straight into the reply.
  */
 #include "view.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,29 +45,47 @@
 
 #define QCOW2_CLUSTER_BITS 16
 #define QCOW2_CLUSTER ((uint64_t)1 << QCOW2_CLUSTER_BITS)
-#define QCOW2_L2_ENTRIES (QCOW2_CLUSTER / 8)	 /* 8192: one L2 covers 512 MiB */
-#define QCOW2_RB_ENTRIES (QCOW2_CLUSTER / 2)	 /* 32768 16-bit refcounts per block */
+#define QCOW2_L2_ENTRIES (QCOW2_CLUSTER / 8) /* 8192: one L2 covers 512 MiB */
+#define QCOW2_RB_ENTRIES (QCOW2_CLUSTER / 2) /* 32768 16-bit refcounts per block */
 #define QCOW2_COPIED ((uint64_t)1 << 63)
 #define QCOW2_ZERO_FLAG ((uint64_t)1)
 #define QCOW2_HEADER_LEN 104
 /* qemu refuses images whose L1 table exceeds 32 MiB (4M entries = 2 PiB of guest). */
 #define QCOW2_MAX_L1_ENTRIES (32u << 20) / 8
+/* 64-bit words in one L2 table's bitmap of clusters */
+#define QCOW2_WORDS (QCOW2_L2_ENTRIES / 64)
+/* The map's memory cap: 256 MiB is about 100,000 mixed L2 tables, a 50 TiB disk whose
+ * allocation changes inside every 512 MiB; no real disk comes near. */
+#define QCOW2_MAP_MAX ((uint64_t)256 << 20)
+
+struct qcow2_seg {
+	uint64_t l1;	      /* first L1 entry */
+	uint64_t n;	      /* L1 entries (1 when mixed) */
+	uint64_t l2_before;   /* L2 tables in earlier segments */
+	uint64_t data_before; /* data clusters in earlier segments */
+	uint64_t n_data;      /* data clusters in this one */
+	uint64_t *bits;	      /* mixed: data bits, then zero bits, QCOW2_WORDS each */
+	bool data;	      /* not mixed: every cluster is data (else every one zero) */
+};
 
 struct qcow2_view {
 	struct view v;
 	struct disk *d;
-	uint64_t clusters;	/* guest clusters */
-	uint64_t n_words;	/* 64-bit words in each bitmap */
-	uint64_t *data_bits;	/* bit g: guest cluster g holds data */
-	uint64_t *zero_bits;	/* bit g: guest cluster g reads as zeros, no data */
-	uint64_t *rank;		/* rank[w]: data clusters in words before w; rank[n_words] = total */
+	uint64_t clusters; /* guest clusters */
 	uint64_t l1_entries;
-	int64_t *l2_index;	/* per L1 entry: index of its L2 table, or -1 */
-	uint64_t *l2_l1;	/* per L2 table: its L1 entry */
+	struct qcow2_seg *segs;
+	size_t n_segs, cap_segs;
+	uint64_t map_bytes; /* against QCOW2_MAP_MAX */
 	uint64_t n_l2, n_data;
 	uint64_t rt_start, rt_clusters, rb_start, rb_clusters, l1_start, l1_clusters, l2_start,
 		data_start, host_clusters;
 };
+
+/* Guest clusters under L1 entry l1 (all 8192 but in the last one). */
+static uint64_t l1_clusters_of(const struct qcow2_view *q, uint64_t l1)
+{
+	return MIN(QCOW2_L2_ENTRIES, q->clusters - l1 * QCOW2_L2_ENTRIES);
+}
 
 static bool bit_get(const uint64_t *bits, uint64_t i)
 {
@@ -82,39 +104,80 @@ static void bits_set(uint64_t *bits, uint64_t from, uint64_t to)
 	}
 }
 
-/* Data clusters before guest cluster g. */
-static uint64_t rank_of(const struct qcow2_view *q, uint64_t g)
+/* Set bits below i in a mixed segment's data bitmap. */
+static uint64_t bits_rank(const uint64_t *bits, uint64_t i)
 {
-	uint64_t w = g / 64, b = g % 64;
-	uint64_t below = b ? q->data_bits[w] & ((1ull << b) - 1) : 0;
+	uint64_t r = 0;
 
-	return q->rank[w] + (uint64_t)__builtin_popcountll(below);
+	for (uint64_t w = 0; w < i / 64; w++)
+		r += (uint64_t)__builtin_popcountll(bits[w]);
+	if (i % 64)
+		r += (uint64_t)__builtin_popcountll(bits[i / 64] & ((1ull << (i % 64)) - 1));
+	return r;
 }
 
-/* The guest cluster that is the k-th (from 0) data cluster; k < n_data. */
-static uint64_t select_data(const struct qcow2_view *q, uint64_t k)
+/* The last segment whose key (the uint64_t at offset key in it) is <= k, or the first one;
+ * segments are sorted by every key. */
+static size_t seg_search(const struct qcow2_view *q, size_t key, uint64_t k)
 {
-	uint64_t lo = 0, hi = q->n_words, word;
-	unsigned need;
+	size_t lo = 0, hi = q->n_segs;
 
-	while (hi - lo > 1) { /* largest w with rank[w] <= k */
-		uint64_t mid = lo + (hi - lo) / 2;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v;
 
-		if (q->rank[mid] <= k)
+		memcpy(&v, (const char *)&q->segs[mid] + key, sizeof(v));
+		if (v <= k)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	word = q->data_bits[lo];
-	need = (unsigned)(k - q->rank[lo]);
-	for (unsigned i = 0; i < need; i++)
-		word &= word - 1; /* drop the lowest set bit */
-	return lo * 64 + (uint64_t)__builtin_ctzll(word);
+	return lo;
 }
 
-static void put_header(const struct qcow2_view *q, uint8_t *c)
+/* The segment holding the k-th (from 0) data cluster; k < n_data.  Of segments with one
+ * data_before, only the last can hold data, and that is the one the search finds. */
+static uint64_t select_data(const struct qcow2_view *q, uint64_t k)
 {
-	memset(c, 0, QCOW2_CLUSTER);
+	const struct qcow2_seg *s =
+		&q->segs[seg_search(q, offsetof(struct qcow2_seg, data_before), k)];
+	uint64_t need = k - s->data_before, w, word;
+
+	if (!s->bits)
+		return s->l1 * QCOW2_L2_ENTRIES + need;
+	for (w = 0; w < QCOW2_WORDS; w++) {
+		uint64_t c = (uint64_t)__builtin_popcountll(s->bits[w]);
+
+		if (need < c)
+			break;
+		need -= c;
+	}
+	word = s->bits[w];
+	for (uint64_t i = 0; i < need; i++)
+		word &= word - 1; /* drop the lowest set bit */
+	return s->l1 * QCOW2_L2_ENTRIES + w * 64 + (uint64_t)__builtin_ctzll(word);
+}
+
+/* Write the big-endian value v, es bytes wide, of table entry e into the part
+ * [in, in + n) of a cluster that out holds. */
+static void put_entry(uint8_t *out, uint64_t in, size_t n, uint64_t e, unsigned es, uint64_t v)
+{
+	uint8_t b[8];
+	uint64_t at = e * es;
+
+	if (es == 8)
+		put_be64(b, v);
+	else
+		put_be16(b, (uint16_t)v);
+	for (unsigned i = 0; i < es; i++)
+		if (at + i >= in && at + i < in + n)
+			out[at + i - in] = b[i];
+}
+
+static void put_header(const struct qcow2_view *q, uint64_t in, size_t n, uint8_t *out)
+{
+	uint8_t c[QCOW2_HEADER_LEN + 8] = { 0 };
+
 	put_be32(c + 0, 0x514649fb); /* "QFI\xfb" */
 	put_be32(c + 4, 3);
 	put_be32(c + 20, QCOW2_CLUSTER_BITS);
@@ -126,51 +189,87 @@ static void put_header(const struct qcow2_view *q, uint8_t *c)
 	put_be32(c + 96, 4); /* refcount_order: 16-bit refcounts */
 	put_be32(c + 100, QCOW2_HEADER_LEN);
 	/* The header extension area starts at 104 with the end marker: 8 zero bytes. */
+	if (in < sizeof(c))
+		memcpy(out, c + in, MIN((uint64_t)n, sizeof(c) - in));
 }
 
-/* Fill c with host cluster hc (a metadata cluster, hc < data_start). */
-static void put_metadata(const struct qcow2_view *q, uint64_t hc, uint8_t *c)
+/* Entries [e0, e1) of L1 cluster (first entry first): the L2 tables, in guest order. */
+static void put_l1(const struct qcow2_view *q, uint64_t first, uint64_t e0, uint64_t e1,
+		   uint64_t in, size_t n, uint8_t *out)
 {
-	if (hc == 0) {
-		put_header(q, c);
+	size_t i;
+
+	if (!q->n_segs)
+		return;
+	i = seg_search(q, offsetof(struct qcow2_seg, l1), first + e0);
+	for (; i < q->n_segs; i++) {
+		const struct qcow2_seg *s = &q->segs[i];
+
+		for (uint64_t l1 = MAX(s->l1, first + e0); l1 < s->l1 + s->n; l1++) {
+			uint64_t l2 = q->l2_start + s->l2_before + (l1 - s->l1);
+
+			if (l1 >= first + e1)
+				return;
+			put_entry(out, in, n, l1 - first, 8, l2 * QCOW2_CLUSTER | QCOW2_COPIED);
+		}
+	}
+}
+
+/* Entries [e0, e1) of L2 table t. */
+static void put_l2(const struct qcow2_view *q, uint64_t t, uint64_t e0, uint64_t e1, uint64_t in,
+		   size_t n, uint8_t *out)
+{
+	const struct qcow2_seg *s =
+		&q->segs[seg_search(q, offsetof(struct qcow2_seg, l2_before), t)];
+	uint64_t l1 = s->l1 + (t - s->l2_before), rank;
+
+	e1 = MIN(e1, l1_clusters_of(q, l1));
+	if (!s->bits) {
+		uint64_t host = q->data_start + s->data_before + (l1 - s->l1) * QCOW2_L2_ENTRIES;
+
+		for (uint64_t e = e0; e < e1; e++)
+			put_entry(out, in, n, e, 8,
+				  s->data ? (host + e) * QCOW2_CLUSTER | QCOW2_COPIED
+					  : QCOW2_ZERO_FLAG);
 		return;
 	}
-	memset(c, 0, QCOW2_CLUSTER);
-	if (hc < q->rb_start) {
+	rank = q->data_start + s->data_before + bits_rank(s->bits, e0);
+	for (uint64_t e = e0; e < e1; e++) {
+		if (bit_get(s->bits, e))
+			put_entry(out, in, n, e, 8, rank++ * QCOW2_CLUSTER | QCOW2_COPIED);
+		else if (bit_get(s->bits + QCOW2_WORDS, e))
+			put_entry(out, in, n, e, 8, QCOW2_ZERO_FLAG);
+	}
+}
+
+/* Bytes [in, in + n) of host cluster hc (a metadata cluster, hc < data_start). */
+static void put_metadata(const struct qcow2_view *q, uint64_t hc, uint64_t in, size_t n,
+			 uint8_t *out)
+{
+	uint64_t e0 = in / 8, e1 = DIV_ROUND_UP(in + n, 8);
+
+	memset(out, 0, n);
+	if (hc == 0) {
+		put_header(q, in, n, out);
+	} else if (hc < q->rb_start) {
 		/* refcount table: entries (hc - rt_start) * 8192 ... */
 		uint64_t first = (hc - q->rt_start) * QCOW2_L2_ENTRIES;
 
-		for (uint64_t i = 0; i < QCOW2_L2_ENTRIES && first + i < q->rb_clusters; i++)
-			put_be64(c + i * 8, (q->rb_start + first + i) * QCOW2_CLUSTER);
+		for (uint64_t e = e0; e < e1 && first + e < q->rb_clusters; e++)
+			put_entry(out, in, n, e, 8, (q->rb_start + first + e) * QCOW2_CLUSTER);
 	} else if (hc < q->l1_start) {
 		/* refcount block: every cluster below host_clusters has refcount 1 */
 		uint64_t first = (hc - q->rb_start) * QCOW2_RB_ENTRIES;
 
-		for (uint64_t i = 0; i < QCOW2_RB_ENTRIES && first + i < q->host_clusters; i++)
-			put_be16(c + i * 2, 1);
+		for (uint64_t e = in / 2;
+		     e < DIV_ROUND_UP(in + n, 2) && first + e < q->host_clusters; e++)
+			put_entry(out, in, n, e, 2, 1);
 	} else if (hc < q->l2_start) {
 		uint64_t first = (hc - q->l1_start) * QCOW2_L2_ENTRIES;
 
-		for (uint64_t i = 0; i < QCOW2_L2_ENTRIES && first + i < q->l1_entries; i++) {
-			int64_t l2 = q->l2_index[first + i];
-
-			if (l2 >= 0)
-				put_be64(c + i * 8, ((q->l2_start + (uint64_t)l2) * QCOW2_CLUSTER) |
-							    QCOW2_COPIED);
-		}
+		put_l1(q, first, e0, MIN(e1, q->l1_entries - first), in, n, out);
 	} else {
-		uint64_t first = q->l2_l1[hc - q->l2_start] * QCOW2_L2_ENTRIES;
-
-		for (uint64_t i = 0; i < QCOW2_L2_ENTRIES && first + i < q->clusters; i++) {
-			uint64_t g = first + i;
-
-			if (bit_get(q->data_bits, g))
-				put_be64(c + i * 8,
-					 (q->data_start + rank_of(q, g)) * QCOW2_CLUSTER |
-						 QCOW2_COPIED);
-			else if (bit_get(q->zero_bits, g))
-				put_be64(c + i * 8, QCOW2_ZERO_FLAG);
-		}
+		put_l2(q, hc - q->l2_start, e0, e1, in, n, out);
 	}
 }
 
@@ -179,36 +278,27 @@ static ssize_t qcow2_read(struct view *v, void *buf, size_t len, uint64_t off)
 	struct qcow2_view *q = (struct qcow2_view *)v;
 	uint8_t *p = buf;
 	size_t done = 0;
-	uint8_t *meta = NULL;
 
 	while (done < len) {
 		uint64_t pos = off + done, hc = pos / QCOW2_CLUSTER, in = pos % QCOW2_CLUSTER;
 		size_t n = (size_t)MIN((uint64_t)(len - done), QCOW2_CLUSTER - in);
 
 		if (hc < q->data_start) {
-			if (!meta) {
-				meta = malloc(QCOW2_CLUSTER);
-				if (!meta)
-					return -ENOMEM;
-			}
-			put_metadata(q, hc, meta);
-			memcpy(p + done, meta + in, n);
+			put_metadata(q, hc, in, n, p + done);
 		} else {
 			uint64_t g = select_data(q, hc - q->data_start);
 			uint64_t goff = g * QCOW2_CLUSTER + in;
-			size_t in_disk = goff >= q->d->size ? 0
-					 : (size_t)MIN((uint64_t)n, q->d->size - goff);
+			size_t in_disk = goff >= q->d->size
+						 ? 0
+						 : (size_t)MIN((uint64_t)n, q->d->size - goff);
 			int r = in_disk ? disk_read(q->d, p + done, in_disk, goff) : 0;
 
-			if (r < 0) {
-				free(meta);
+			if (r < 0)
 				return r;
-			}
 			memset(p + done + in_disk, 0, n - in_disk);
 		}
 		done += n;
 	}
-	free(meta);
 	return (ssize_t)len;
 }
 
@@ -240,8 +330,8 @@ static int qcow2_piece(struct view *v, uint64_t off, size_t len, struct view_pie
 	ret->len = (size_t)MIN((uint64_t)ret->len, run.len);
 	if (run.state != DISK_DATA)
 		ret->kind = VIEW_PIECE_ZERO;
-	else if (run.src && source_locate(run.src, run.src_off, ret->len, &ret->fd,
-					  &ret->fd_off) == 0)
+	else if (run.src &&
+		 source_locate(run.src, run.src_off, ret->len, &ret->fd, &ret->fd_off) == 0)
 		ret->kind = VIEW_PIECE_FD;
 	return 0;
 }
@@ -251,11 +341,9 @@ static void qcow2_free(struct view *v)
 	struct qcow2_view *q = (struct qcow2_view *)v;
 
 	disk_unref(q->d);
-	free(q->data_bits);
-	free(q->zero_bits);
-	free(q->rank);
-	free(q->l2_index);
-	free(q->l2_l1);
+	for (size_t i = 0; i < q->n_segs; i++)
+		free(q->segs[i].bits);
+	free(q->segs);
 	free(q);
 }
 
@@ -266,26 +354,159 @@ static const struct view_ops qcow2_ops = {
 	.free = qcow2_free,
 };
 
-/* Walk the disk's status runs once and fill the bitmaps. */
+/* The map is built from the disk's status runs in guest order: the L1 entry being
+ * filled is held in a scratch bitmap and becomes a segment once the runs move past it;
+ * runs that cover whole entries are added as counts without touching a bitmap. */
+struct map_builder {
+	uint64_t cur; /* the L1 entry in scratch */
+	bool dirty;
+	uint64_t scratch[2 * QCOW2_WORDS];
+};
+
+static int map_fail(struct qcow2_view *q, struct err *err)
+{
+	return err_set(err, EFBIG,
+		       "%s: the allocation map is too fragmented for a qcow2 image (over %llu MiB)",
+		       q->d->name, (unsigned long long)(QCOW2_MAP_MAX >> 20));
+}
+
+/* Append n L1 entries: mixed (bits, taken over) or all data / all zero.  Merges with the
+ * segment before when that is the same kind and adjacent. */
+static int seg_push(struct qcow2_view *q, uint64_t l1, uint64_t n, bool data, uint64_t *bits,
+		    struct err *err)
+{
+	struct qcow2_seg *s;
+
+	if (!bits && q->n_segs) {
+		s = &q->segs[q->n_segs - 1];
+		if (!s->bits && s->data == data && s->l1 + s->n == l1) {
+			s->n += n;
+			return 0;
+		}
+	}
+	if (q->n_segs == q->cap_segs) {
+		size_t cap = q->cap_segs ? q->cap_segs * 2 : 64;
+		uint64_t grow = (uint64_t)(cap - q->cap_segs) * sizeof(*s);
+
+		if (q->map_bytes + grow > QCOW2_MAP_MAX ||
+		    !(s = realloc(q->segs, cap * sizeof(*s)))) {
+			free(bits);
+			return q->map_bytes + grow > QCOW2_MAP_MAX
+				       ? map_fail(q, err)
+				       : err_set(err, ENOMEM, "%s: out of memory for the qcow2 map",
+						 q->v.name);
+		}
+		q->segs = s;
+		q->cap_segs = cap;
+		q->map_bytes += grow;
+	}
+	q->segs[q->n_segs++] = (struct qcow2_seg){ .l1 = l1, .n = n, .data = data, .bits = bits };
+	return 0;
+}
+
+/* Turn the scratch entry into a segment, or nothing if it has no data and no zeros. */
+static int map_flush(struct qcow2_view *q, struct map_builder *b, struct err *err)
+{
+	uint64_t *data = b->scratch, *zero = b->scratch + QCOW2_WORDS, *bits;
+	uint64_t n = l1_clusters_of(q, b->cur), nd = 0, nz = 0;
+
+	if (!b->dirty)
+		return 0;
+	b->dirty = false;
+	for (unsigned w = 0; w < QCOW2_WORDS; w++) {
+		zero[w] &= ~data[w]; /* data wins over zero in a cluster */
+		nd += (uint64_t)__builtin_popcountll(data[w]);
+		nz += (uint64_t)__builtin_popcountll(zero[w]);
+	}
+	if (nd == n || (nz == n && !nd) || (!nd && !nz)) {
+		memset(b->scratch, 0, sizeof(b->scratch));
+		return nd || nz ? seg_push(q, b->cur, 1, nd == n, NULL, err) : 0;
+	}
+	if (q->map_bytes + sizeof(b->scratch) > QCOW2_MAP_MAX)
+		return map_fail(q, err);
+	bits = malloc(sizeof(b->scratch));
+	if (!bits)
+		return err_set(err, ENOMEM, "%s: out of memory for the qcow2 map", q->v.name);
+	memcpy(bits, b->scratch, sizeof(b->scratch));
+	memset(b->scratch, 0, sizeof(b->scratch));
+	q->map_bytes += sizeof(b->scratch);
+	return seg_push(q, b->cur, 1, false, bits, err);
+}
+
+/* Guest clusters [first, last) are data (or zero, when !data). */
+static int map_add(struct qcow2_view *q, struct map_builder *b, uint64_t first, uint64_t last,
+		   bool data, struct err *err)
+{
+	while (first < last) {
+		uint64_t l1 = first / QCOW2_L2_ENTRIES, start = l1 * QCOW2_L2_ENTRIES;
+		uint64_t end = MIN(last, start + QCOW2_L2_ENTRIES);
+		int r;
+
+		if (l1 != b->cur) {
+			r = map_flush(q, b, err);
+			if (r < 0)
+				return r;
+			b->cur = l1;
+		}
+		/* Whole entries up to the one holding the run's last cluster, which the next run
+		 * may share, go in as a count. */
+		if (first == start && !b->dirty && (last - 1) / QCOW2_L2_ENTRIES > l1) {
+			uint64_t upto = (last - 1) / QCOW2_L2_ENTRIES;
+
+			r = seg_push(q, l1, upto - l1, data, NULL, err);
+			if (r < 0)
+				return r;
+			first = upto * QCOW2_L2_ENTRIES;
+			continue;
+		}
+		bits_set(b->scratch + (data ? 0 : QCOW2_WORDS), first - start, end - start);
+		b->dirty = true;
+		first = end;
+	}
+	return 0;
+}
+
+/* Walk the disk's status runs once and build the segments. */
 static int qcow2_build_map(struct qcow2_view *q, struct err *err)
 {
+	struct map_builder *b = calloc(1, sizeof(*b));
 	uint64_t off = 0;
+	int r = 0;
 
-	while (off < q->d->size) {
+	if (!b)
+		return err_set(err, ENOMEM, "%s: out of memory for the qcow2 map", q->v.name);
+	while (off < q->d->size && r == 0) {
 		struct disk_run run;
-		uint64_t first, last;
-		int r = disk_status(q->d, off, q->d->size - off, &run);
 
-		if (r < 0)
-			return err_set(err, -r, "%s: block status at 0x%llx failed: %s", q->d->name,
-				       (unsigned long long)off, strerror(-r));
-		first = off / QCOW2_CLUSTER;
-		last = DIV_ROUND_UP(off + run.len, QCOW2_CLUSTER);
-		if (run.state == DISK_DATA)
-			bits_set(q->data_bits, first, last);
-		else if (run.state == DISK_ZERO)
-			bits_set(q->zero_bits, first, last);
+		r = disk_status(q->d, off, q->d->size - off, &run);
+		if (r < 0) {
+			r = err_set(err, -r, "%s: block status at 0x%llx failed: %s", q->d->name,
+				    (unsigned long long)off, strerror(-r));
+			break;
+		}
+		if (run.state == DISK_DATA || run.state == DISK_ZERO)
+			r = map_add(q, b, off / QCOW2_CLUSTER,
+				    DIV_ROUND_UP(off + run.len, QCOW2_CLUSTER),
+				    run.state == DISK_DATA, err);
 		off += run.len;
+	}
+	if (r == 0)
+		r = map_flush(q, b, err);
+	free(b);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < q->n_segs; i++) {
+		struct qcow2_seg *s = &q->segs[i];
+
+		s->l2_before = q->n_l2;
+		s->data_before = q->n_data;
+		if (s->bits)
+			s->n_data = bits_rank(s->bits, QCOW2_L2_ENTRIES);
+		else if (s->data)
+			s->n_data = MIN(q->clusters, (s->l1 + s->n) * QCOW2_L2_ENTRIES) -
+				    s->l1 * QCOW2_L2_ENTRIES;
+		q->n_l2 += s->n;
+		q->n_data += s->n_data;
 	}
 	return 0;
 }
@@ -295,20 +516,6 @@ static int qcow2_layout(struct qcow2_view *q, struct err *err)
 {
 	uint64_t fixed, rb = 0, rt = 0;
 
-	q->n_l2 = 0;
-	for (uint64_t i = 0; i < q->l1_entries; i++) {
-		uint64_t w0 = i * (QCOW2_L2_ENTRIES / 64);
-		uint64_t w1 = MIN(q->n_words, w0 + QCOW2_L2_ENTRIES / 64);
-		bool used = false;
-
-		for (uint64_t w = w0; w < w1 && !used; w++)
-			used = q->data_bits[w] || q->zero_bits[w];
-		q->l2_index[i] = -1;
-		if (used) {
-			q->l2_l1[q->n_l2] = i;
-			q->l2_index[i] = (int64_t)q->n_l2++;
-		}
-	}
 	q->l1_clusters = DIV_ROUND_UP(q->l1_entries * 8, QCOW2_CLUSTER);
 	fixed = 1 + q->l1_clusters + q->n_l2 + q->n_data;
 	/* Refcount blocks must cover themselves and the table: iterate to the fixed point. */
@@ -323,7 +530,8 @@ static int qcow2_layout(struct qcow2_view *q, struct err *err)
 		rt = nrt;
 	}
 	if (rt > UINT32_MAX)
-		return err_set(err, EFBIG, "%s: qcow2 refcount table would be too large", q->v.name);
+		return err_set(err, EFBIG, "%s: qcow2 refcount table would be too large",
+			       q->v.name);
 	q->rt_start = 1;
 	q->rt_clusters = rt;
 	q->rb_start = q->rt_start + rt;
@@ -350,32 +558,19 @@ int view_qcow2_new(struct disk *d, const char *name, struct view **ret, struct e
 		return err_set(err, ENOMEM, "%s: out of memory", name);
 	q->d = disk_ref(d);
 	q->clusters = DIV_ROUND_UP(d->size, QCOW2_CLUSTER);
-	q->n_words = DIV_ROUND_UP(q->clusters, 64);
 	q->l1_entries = DIV_ROUND_UP(q->clusters, QCOW2_L2_ENTRIES);
 	if (q->l1_entries > QCOW2_MAX_L1_ENTRIES) {
 		qcow2_free(&q->v);
 		return err_set(err, EFBIG, "%s: %llu bytes is too large for a qcow2 image", d->name,
 			       (unsigned long long)d->size);
 	}
-	q->data_bits = calloc(q->n_words, 8);
-	q->zero_bits = calloc(q->n_words, 8);
-	q->rank = calloc(q->n_words + 1, 8);
-	q->l2_index = calloc(q->l1_entries, sizeof(*q->l2_index));
-	q->l2_l1 = calloc(q->l1_entries, sizeof(*q->l2_l1));
-	if (!q->data_bits || !q->zero_bits || !q->rank || !q->l2_index || !q->l2_l1 ||
-	    view_init(&q->v, &qcow2_ops, name, 0) < 0) {
-		free(q->v.name);
+	if (view_init(&q->v, &qcow2_ops, name, 0) < 0) {
 		qcow2_free(&q->v);
-		return err_set(err, ENOMEM, "%s: out of memory for the qcow2 map", name);
+		return err_set(err, ENOMEM, "%s: out of memory", name);
 	}
 	r = qcow2_build_map(q, err);
 	if (r < 0)
 		goto fail;
-	for (uint64_t w = 0; w < q->n_words; w++) {
-		q->zero_bits[w] &= ~q->data_bits[w]; /* data wins over zero in a cluster */
-		q->rank[w + 1] = q->rank[w] + (uint64_t)__builtin_popcountll(q->data_bits[w]);
-	}
-	q->n_data = q->rank[q->n_words];
 	r = qcow2_layout(q, err);
 	if (r < 0)
 		goto fail;

@@ -410,6 +410,13 @@ def qcow2_seeds(out):
         "zeros-only": rec(ZERO, CL, 20000, 1),
         "refcount-block-edge": rec(DATA, CL, 32760) + rec(UN, L2, 1) + rec(DATA, CL, 20),
         "empty": b"",
+        # whole L2 tables of one kind, which the map keeps as counts, beside mixed ones
+        "uniform-runs": rec(DATA, L2, 3) + rec(DATA, B, 5) + rec(ZERO, L2, 2) + rec(UN, L2, 1) +
+                        rec(ZERO, SEC, 100) + rec(DATA, L2, 1, 2),
+        # a run that ends 1 byte into an L2 table: the next run shares that cluster
+        "unaligned-l2-edges": rec(ZERO, B, 1) + rec(DATA, L2, 2) + rec(ZERO, L2, 2) +
+                              rec(DATA, B, 1) + rec(ZERO, L2, 1, 3) + rec(UN, B, 7) +
+                              rec(DATA, L2, 1, 1),
     }
     for name, data in maps.items():
         out.put("qcow2", name, data)

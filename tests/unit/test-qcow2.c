@@ -17,6 +17,7 @@
 #include "../lib/harness.h"
 
 #define CL 65536ull
+#define DIV_UP(a, b) (((a) + (b) - 1) / (b))
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -283,6 +284,238 @@ TEST(huge_sparse_disk_is_small_and_valid)
 	disk_unref(c);
 	source_unref(src);
 	free(buf);
+}
+
+/*
+ * Disks of the largest size a qcow2 L1 table allows (2 PiB), described by a rule rather
+ * than by data: the map must cost what the allocation's shape costs, not what the
+ * capacity claims.
+ */
+#define PIB2 (1ull << 51)
+
+enum { RULE_DATA, RULE_COMB };
+
+struct rule_disk {
+	struct disk d;
+	int rule;
+};
+
+static uint8_t rule_byte(uint64_t off)
+{
+	return (uint8_t)(off * 0x9e3779b97f4a7c15ull >> 56) | 1;
+}
+
+/* RULE_DATA: all data.  RULE_COMB: 64 KiB of data at the start of every 512 MiB. */
+static int rule_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret)
+{
+	struct rule_disk *r = (struct rule_disk *)d;
+	uint64_t in = off % (CL * 8192);
+
+	(void)len;
+	if (r->rule == RULE_DATA)
+		*ret = (struct disk_run){ .len = d->size - off, .state = DISK_DATA };
+	else if (in < CL)
+		*ret = (struct disk_run){ .len = CL - in, .state = DISK_DATA };
+	else
+		*ret = (struct disk_run){ .len = CL * 8192 - in, .state = DISK_UNALLOC };
+	return 0;
+}
+
+static int rule_read(struct disk *d, void *buf, size_t len, uint64_t off)
+{
+	(void)d;
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = rule_byte(off + i);
+	return 0;
+}
+
+static void rule_free(struct disk *d)
+{
+	free(d);
+}
+
+static const struct disk_ops rule_ops = {
+	.kind = "rule",
+	.read = rule_read,
+	.status = rule_status,
+	.free = rule_free,
+};
+
+static struct disk *rule_disk(int rule, uint64_t size)
+{
+	struct rule_disk *r = calloc(1, sizeof(*r));
+
+	ASSERT(r);
+	r->rule = rule;
+	ASSERT_OK(disk_init(&r->d, &rule_ops, "rule.vmdk", size, 512, false));
+	return &r->d;
+}
+
+/* The header fields the checks below need. */
+struct hdr {
+	uint64_t l1_off, l1_entries, rt_off, rt_clusters;
+};
+
+static struct hdr read_hdr(struct view *v, uint64_t size)
+{
+	unsigned char h[112];
+	struct hdr r;
+
+	ASSERT_OK(view_read(v, h, sizeof(h), 0) == sizeof(h) ? 0 : -EIO);
+	ASSERT_EQ(be32(h), 0x514649fb);
+	ASSERT_U64_EQ(be64(h + 24), size);
+	r.l1_entries = be32(h + 36);
+	r.l1_off = be64(h + 40);
+	r.rt_off = be64(h + 48);
+	r.rt_clusters = be32(h + 56);
+	ASSERT_U64_EQ(r.l1_entries, DIV_UP(size, CL * 8192));
+	return r;
+}
+
+static uint64_t read_u64(struct view *v, uint64_t off)
+{
+	unsigned char b[8];
+
+	ASSERT(view_read(v, b, 8, off) == 8);
+	return be64(b);
+}
+
+/* Host clusters whose refcount block entry is 1: must be every cluster of the image. */
+static void check_refcounts_cover(struct view *v, struct hdr h)
+{
+	uint64_t clusters = v->size / CL, counted = 0;
+	unsigned char *b = malloc(CL);
+
+	ASSERT(b);
+	for (uint64_t i = 0; i < h.rt_clusters * 8192 && counted < clusters + 32768; i++) {
+		uint64_t rb = read_u64(v, h.rt_off + i * 8);
+
+		if (!rb)
+			break;
+		ASSERT(view_read(v, b, CL, rb) == (ssize_t)CL);
+		for (uint64_t e = 0; e < 32768; e++) {
+			uint64_t c = i * 32768 + e;
+
+			ASSERT_EQ(be16(b + e * 2), c < clusters ? 1 : 0);
+		}
+		counted += 32768;
+	}
+	ASSERT(counted >= clusters);
+	free(b);
+}
+
+TEST(empty_2pib_disk_costs_no_map)
+{
+	struct disk *d;
+	struct view *v;
+	struct hdr h;
+	unsigned char *b = malloc(CL);
+
+	ASSERT_OK(disk_zero_new(PIB2, DISK_UNALLOC, "empty", &d, E));
+	ASSERT_OK(view_qcow2_new(d, "disk.qcow2", &v, E));
+	h = read_hdr(v, PIB2);
+	/* header, refcount table, 1 block, L1 of 4 Mi entries (512 clusters), nothing else */
+	ASSERT_U64_EQ(v->size, (1 + 1 + 1 + 512) * CL);
+	for (uint64_t c = 0; c < 512; c++) {
+		ASSERT(view_read(v, b, CL, h.l1_off + c * CL) == (ssize_t)CL);
+		for (uint64_t i = 0; i < CL; i++)
+			ASSERT_EQ(b[i], 0);
+	}
+	check_refcounts_cover(v, h);
+	/* one more byte of guest is past what an L1 table may address */
+	disk_unref(d);
+	ASSERT_OK(disk_zero_new(PIB2 + 1, DISK_UNALLOC, "too big", &d, E));
+	ASSERT_ERR(view_qcow2_new(d, "disk.qcow2", &v, E), -EFBIG, "too large for a qcow2");
+	view_unref(v);
+	disk_unref(d);
+	free(b);
+}
+
+TEST(zero_2pib_disk_is_one_segment)
+{
+	struct disk *d;
+	struct view *v;
+	struct hdr h;
+	uint64_t l2_first, last_l2, l1_clusters = 512, n_l2 = PIB2 / (CL * 8192);
+
+	ASSERT_OK(disk_zero_new(PIB2, DISK_ZERO, "zero", &d, E));
+	ASSERT_OK(view_qcow2_new(d, "disk.qcow2", &v, E));
+	h = read_hdr(v, PIB2);
+	/* every L1 entry has an L2 table of zero flags, in order after the L1 table */
+	l2_first = h.l1_off + l1_clusters * CL;
+	ASSERT_U64_EQ(v->size, l2_first + n_l2 * CL);
+	for (uint64_t i = 0; i < n_l2; i += n_l2 / 7 - 1) {
+		uint64_t e = read_u64(v, h.l1_off + i * 8);
+
+		ASSERT_U64_EQ(e, (l2_first + i * CL) | 1ull << 63);
+	}
+	last_l2 = read_u64(v, h.l1_off + (n_l2 - 1) * 8) & ~(1ull << 63);
+	ASSERT_U64_EQ(read_u64(v, last_l2), 1);
+	ASSERT_U64_EQ(read_u64(v, last_l2 + CL - 8), 1);
+	ASSERT_U64_EQ(read_u64(v, last_l2 + 4096 + 8), 1);
+	/* a read straddling two L2 tables and one that starts mid-entry */
+	{
+		unsigned char b[24];
+
+		ASSERT(view_read(v, b, 16, last_l2 - 8) == 16);
+		ASSERT_U64_EQ(be64(b), 1);
+		ASSERT_U64_EQ(be64(b + 8), 1);
+		ASSERT(view_read(v, b, 5, last_l2 + 3) == 5);
+		ASSERT(b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0 && b[4] == 1);
+	}
+	check_refcounts_cover(v, h);
+	view_unref(v);
+	disk_unref(d);
+}
+
+TEST(full_2pib_disk_maps_every_cluster)
+{
+	struct disk *d = rule_disk(RULE_DATA, PIB2 - 4096);
+	struct view *v;
+	struct hdr h;
+	uint64_t clusters = PIB2 / CL, n_l2 = PIB2 / (CL * 8192), data_start;
+	unsigned char *b = malloc(CL), *want = malloc(CL);
+
+	ASSERT_OK(view_qcow2_new(d, "disk.qcow2", &v, E));
+	h = read_hdr(v, PIB2 - 4096);
+	data_start = h.l1_off + (512 + n_l2) * CL;
+	ASSERT_U64_EQ(v->size, data_start + clusters * CL);
+	/* guest cluster g is the g-th data cluster; the last one ends in 4 KiB of zeros */
+	for (uint64_t g = 0; g < clusters; g += clusters / 13 - 3) {
+		uint64_t l2 = read_u64(v, h.l1_off + g / 8192 * 8) & ~(1ull << 63);
+		uint64_t e = read_u64(v, l2 + g % 8192 * 8);
+
+		ASSERT_U64_EQ(e, (data_start + g * CL) | 1ull << 63);
+		ASSERT(view_read(v, b, CL, data_start + g * CL) == (ssize_t)CL);
+		rule_read(d, want, CL, g * CL);
+		ASSERT(memcmp(b, want, CL) == 0);
+	}
+	ASSERT(view_read(v, b, CL, v->size - CL) == (ssize_t)CL);
+	rule_read(d, want, CL - 4096, PIB2 - CL);
+	ASSERT(memcmp(b, want, CL - 4096) == 0);
+	ASSERT(b[CL - 4096] == 0 && b[CL - 1] == 0);
+	view_unref(v);
+	disk_unref(d);
+	free(b);
+	free(want);
+}
+
+TEST(fragmented_map_is_refused_not_grown)
+{
+	/* 64 KiB of data in every 512 MiB: each L2 table is mixed and needs its bitmap */
+	struct disk *d = rule_disk(RULE_COMB, PIB2);
+	struct view *v = NULL;
+
+	ASSERT_ERR(view_qcow2_new(d, "disk.qcow2", &v, E), -EFBIG, "too fragmented");
+	ASSERT(strstr(harness_err.msg, "rule.vmdk"));
+	ASSERT(!v);
+	disk_unref(d);
+	/* the same comb over 1 TiB is fine: 2048 mixed tables */
+	d = rule_disk(RULE_COMB, 1ull << 40);
+	ASSERT_OK(view_qcow2_new(d, "disk.qcow2", &v, E));
+	ASSERT_U64_EQ(v->size % CL, 0);
+	view_unref(v);
+	disk_unref(d);
 }
 
 HARNESS_MAIN
