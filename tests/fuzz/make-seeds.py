@@ -16,6 +16,9 @@ runs in tools/test.  Nothing here is committed; everything comes from the test f
                              the shared corpus' .vmdk files
   vmdk-desc                  the text descriptors qemu-img writes, the embedded ones, and
                              a few of every extent type
+  cowd, sesparse             ESXi deltas laid out here, packed tight (no 1 MiB areas):
+                             several grain sizes, two tables, an empty table, a short
+                             last grain, a dirty journal; COWD from tests/gen/esx-sparse.py
   vmx, domain                tests/data/vmx and the shared corpus' .vmx files
   ovf                        tests/data/ovf and the shared corpus' .ovf files
   manifest                   tests/data/manifest, the corpus' .mf files, and one per
@@ -48,8 +51,8 @@ import zlib
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SECTOR = 512
 MAX_SEED = 256 * 1024
-HARNESSES = ["vmdk-sparse", "vmdk-stream", "vmdk-desc", "vmx", "domain", "ovf", "manifest",
-             "tar", "gzip", "qcow2"]
+HARNESSES = ["vmdk-sparse", "vmdk-stream", "vmdk-desc", "cowd", "sesparse", "vmx", "domain",
+             "ovf", "manifest", "tar", "gzip", "qcow2"]
 
 
 class Out:
@@ -392,6 +395,111 @@ def archive_seeds(out, tmp, corpus):
             struct.pack("<II", zlib.crc32(text[:20000]), 20000))
 
 
+# ---- ESXi deltas (fuzz-cowd.c, fuzz-sesparse.c): small files built here ----
+# Layouts as tests/gen/esx-sparse.py documents them; these are packed tight (no 1 MiB
+# areas) so that an input stays small enough to fuzz.
+
+def tiny_cowd(cap=64, grain=1, writes=((0, 1), (5, 2), (40, 1)), gd_entries=None, gt_at=None):
+    """A COWD of cap sectors; writes: (first grain, grains) runs, stored in that order."""
+    n_grains = (cap + grain - 1) // grain
+    n_gd = gd_entries or (n_grains + 4095) // 4096
+    gd_sectors = (n_gd * 4 + SECTOR - 1) // SECTOR
+    free = 4 + gd_sectors
+    gd = [0] * n_gd
+    body = {}
+    gts = {}
+    for first, n in writes:
+        for g in range(first, min(first + n, n_grains)):
+            t = g // 4096
+            if t not in gts:
+                gts[t] = free if gt_at is None else gt_at
+                gd[t] = gts[t]
+                free += 32
+                body[gts[t]] = [0] * 4096
+            body[gts[t]][g % 4096] = free
+            body[free] = bytes(((g * 37 + i) & 0xFF) | 1 for i in range(grain * SECTOR))
+            free += grain
+    img = bytearray(free * SECTOR)
+    hdr = struct.pack("<4sIIIIIII", b"COWD", 1, 3, cap, grain, 4, n_gd, free)
+    img[0:len(hdr)] = hdr
+    for i, e in enumerate(gd):
+        struct.pack_into("<I", img, 4 * SECTOR + 4 * i, e)
+    for sec, v in body.items():
+        if isinstance(v, list):
+            img[sec * SECTOR:sec * SECTOR + 4 * 4096] = struct.pack("<4096I", *v)
+        else:
+            img[sec * SECTOR:sec * SECTOR + len(v)] = v
+    return bytes(img)
+
+
+def tiny_sesparse(cap=64, entries=((0, 3), (1, 0), (2, 2), (3, 1), (7, 3)), n_tables=None,
+                  replay=0, short_last=False):
+    """A seSparse of cap sectors (grains of 8); entries: (grain, state), state 3 stores a
+    grain, 1 unmapped, 2 zero; grain g uses table g // 4096."""
+    n_grains = (cap + 7) // 8
+    n_gd = (n_grains + 4095) // 4096
+    tables = sorted({g // 4096 for g, _ in entries})
+    n_tbl = n_tables or len(tables)
+    vol, gd_off = 1, 4
+    gts_off = gd_off + (n_gd * 8 + SECTOR - 1) // SECTOR
+    grains_off = gts_off + 64 * n_tbl
+    slots = [g for g, st in entries if st == 3]
+    img = bytearray((grains_off + 8 * len(slots)) * SECTOR)
+    hdr = struct.pack("<QQQQQQ4Q", 0xCAFEBABE, 0x200000001, cap, 8, 64, 0, 0, 0, 0, 0)
+    areas = [(vol, 1), (2, 1), (3, 1), (gd_off, gts_off - gd_off), (gts_off, 64 * n_tbl),
+             (0, 0), (0, 0), (grains_off, 8 * n_grains)]
+    hdr += b"".join(struct.pack("<QQ", o, n) for o, n in areas)
+    img[0:len(hdr)] = hdr
+    struct.pack_into("<QQQQ", img, vol * SECTOR, 0xCAFECAFE, n_tbl, 0, replay)
+    for i, t in enumerate(tables):
+        struct.pack_into("<Q", img, gd_off * SECTOR + 8 * t, 0x1000000000000000 | i)
+    for g, st in entries:
+        i = tables.index(g // 4096)
+        at = (gts_off + 64 * i) * SECTOR + 8 * (g % 4096)
+        if st == 3:
+            s = slots.index(g)
+            struct.pack_into("<Q", img, at, 3 << 60 | (s & 0xFFF) << 48 | s >> 12)
+            data = bytes(((g * 11 + k) & 0xFF) | 1 for k in range(4096))
+            off = (grains_off + 8 * s) * SECTOR
+            img[off:off + 4096] = data
+        else:
+            struct.pack_into("<Q", img, at, st << 60)
+    if short_last and slots and slots[-1] == n_grains - 1:
+        del img[len(img) - 4096 + (cap % 8 or 8) * SECTOR:]
+    return bytes(img)
+
+
+def esx_seeds(out, tmp):
+    cowd = {
+        "cowd-tiny": tiny_cowd(),
+        "cowd-grain8": tiny_cowd(cap=200, grain=8, writes=((0, 2), (20, 1), (24, 1))),
+        "cowd-2tables": tiny_cowd(cap=8192 + 16, writes=((4095, 2), (8200, 1))),
+        "cowd-empty": tiny_cowd(writes=()),
+    }
+    for name, img in cowd.items():
+        out.put("cowd", name, img)
+    ses = {
+        "sesparse-tiny": tiny_sesparse(),
+        "sesparse-short-last": tiny_sesparse(cap=61, entries=((0, 2), (7, 3)),
+                                             short_last=True),
+        "sesparse-2tables": tiny_sesparse(cap=8 * 4096 + 64, entries=((4095, 3), (4096, 3),
+                                                                      (4097, 1))),
+        "sesparse-empty-table": tiny_sesparse(entries=((0, 2),), n_tables=2),
+        "sesparse-dirty": tiny_sesparse(replay=1),
+    }
+    for name, img in ses.items():
+        out.put("sesparse", name, img)
+    # and the generator's own output where it is small (COWD only: a seSparse from it
+    # has ESXi's 1 MiB areas)
+    for seed, size, gs in ((1, 65536, 1), (2, 131072, 8)):
+        desc = os.path.join(tmp, "esx%d.vmdk" % seed)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "gen", "esx-sparse.py"),
+                        "--format", "cowd", "--size", str(size), "--seed", str(seed),
+                        "--grain-sectors", str(gs), desc], check=True)
+        with open(desc[:-5] + "-delta.vmdk", "rb") as f:
+            out.put("cowd", "gen-cowd-%d" % seed, f.read())
+
+
 # ---- allocation maps for fuzz-qcow2.c: (state | unit << 2 | split << 4, length - 1) ----
 
 def qcow2_seeds(out):
@@ -438,6 +546,7 @@ def main():
         vmdk_seeds(out, tmp, corpus)
         text_seeds(out, tmp, corpus)
         archive_seeds(out, tmp, corpus)
+        esx_seeds(out, tmp)
         qcow2_seeds(out)
     counts = {h: len(os.listdir(os.path.join(a.out, h))) for h in HARNESSES}
     print("seeds: " + ", ".join("%s %d" % (h, n) for h, n in counts.items()))
