@@ -151,4 +151,24 @@ __attribute__((unused)) static void fuzz_check_disk(struct disk *d, uint64_t see
 	}
 }
 
+/* Open src as one extent with open_fn (vmdk_sparse_open, cowd_open...), then check the
+ * disk it gives, or the error. */
+__attribute__((unused)) static void
+fuzz_check_extent(struct source *src, const char *name,
+		  int (*open_fn)(struct source *, const char *, struct disk **, struct err *),
+		  uint64_t seed)
+{
+	struct err err = { 0 };
+	struct disk *d;
+	int r = open_fn(src, name, &d, &err);
+
+	if (r < 0) {
+		fuzz_check_err(r, &err);
+		return;
+	}
+	FUZZ_CHECK(d->size % 512 == 0, "capacity 0x%" PRIx64 " is not whole sectors", d->size);
+	fuzz_check_disk(d, seed);
+	disk_unref(d);
+}
+
 #endif

@@ -25,17 +25,8 @@ FUZZ_TARGET(vmdk_sparse, "vmdk-sparse")
 
 	if (source_mem_new(data, size, "fuzz.vmdk", &src, &err) < 0)
 		return 0;
-	r = vmdk_sparse_open(src, "fuzz.vmdk", &d, &err);
-	if (r == 0) {
-		FUZZ_CHECK(d->size % 512 == 0, "capacity 0x%" PRIx64 " is not whole sectors",
-			   d->size);
-		fuzz_check_disk(d, fuzz_hash(data, size));
-		disk_unref(d);
-	} else {
-		fuzz_check_err(r, &err);
-	}
+	fuzz_check_extent(src, "fuzz.vmdk", vmdk_sparse_open, fuzz_hash(data, size));
 
-	err_clear(&err);
 	r = vmdk_sparse_read_descriptor(src, &text, &len, &err);
 	if (r == 0) {
 		FUZZ_CHECK(strlen(text) == len, "descriptor length %zu, strlen %zu", len,
