@@ -153,10 +153,10 @@ __attribute__((unused)) static void fuzz_check_disk(struct disk *d, uint64_t see
 
 /* Open src as one extent with open_fn (vmdk_sparse_open, cowd_open...), then check the
  * disk it gives, or the error. */
-__attribute__((unused)) static void
-fuzz_check_extent(struct source *src, const char *name,
-		  int (*open_fn)(struct source *, const char *, struct disk **, struct err *),
-		  uint64_t seed)
+__attribute__((unused)) static void fuzz_check_extent(struct source *src, const char *name,
+						      int (*open_fn)(struct source *, const char *,
+								     struct disk **, struct err *),
+						      uint64_t seed)
 {
 	struct err err = { 0 };
 	struct disk *d;
