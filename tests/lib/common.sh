@@ -131,7 +131,7 @@ _run_cleanups() {
 }
 
 subtest() {
-	local name=$1 rc
+	local name=$1 rc start=$SECONDS
 	shift
 	echo "=== [$name]"
 	set +e
@@ -153,6 +153,7 @@ subtest() {
 		echo "FAIL: [$name] (exit $rc)" >&2
 		_FAILURES+=("$name")
 	fi
+	echo "=== [$name] $((SECONDS - start))s"
 	return 0
 }
 trap _run_cleanups EXIT
