@@ -126,8 +126,10 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
  * hostile size field can make us read. */
 #define MAX_CSIZE(grain_bytes) ((grain_bytes) + (grain_bytes) / 64 + 1024)
 /* GTs are read at open in batches of at most this many bytes, reading through gaps of up
- * to GT_BATCH_GAP between neighbouring tables: a few big reads instead of one per table. */
-#define GT_BATCH_BYTES (8u << 20)
+ * to GT_BATCH_GAP between neighbouring tables: a few big reads instead of one per table.
+ * Twice the largest table; a bigger buffer only costs page faults on its first touch
+ * (8 MiB made a 64 GiB disk's mount 69 ms instead of 42). */
+#define GT_BATCH_BYTES (512u << 10)
 #define GT_BATCH_GAP (64u << 10)
 /* The walk's own table size: at most one table per 512-byte marker, so at most about the
  * file's size in tables however the grains are scattered. */
