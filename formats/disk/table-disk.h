@@ -61,6 +61,25 @@ int table_disk_new(const struct table_disk_fmt *fmt, struct source *src, const c
  * 0, or -errno with err naming the table and entry. */
 int table_disk_check(struct table_disk *t, struct err *err);
 
+/* A grain table in a file: its number and its byte offset. */
+struct tbl_ref {
+	uint64_t index, off;
+};
+
+/*
+ * Read the n tables refs name, each tb bytes long and inside src, with a few big reads:
+ * refs are sorted by offset, overlapping tables are refused (no writer shares a table
+ * between two parts of a disk, and it keeps a copy of the tables smaller than the file),
+ * neighbours within 64 KiB of each other are read together, and each(ctx, ref, bytes)
+ * is called per table in file order.  A negative return from each stops the walk and is
+ * returned.  name is the file's, for messages.  0 or -errno with err.
+ */
+int tbl_refs_read(struct source *src, const char *name, struct tbl_ref *refs, size_t n,
+		  uint64_t tb,
+		  int (*each)(void *ctx, const struct tbl_ref *ref, const uint8_t *bytes,
+			      struct err *err),
+		  void *ctx, struct err *err);
+
 /* The status and free of every table disk (their read is disk_read_by_status); see
  * disk.h. Thread-safe, no lock. */
 int table_disk_status(struct disk *d, uint64_t off, uint64_t len, struct disk_run *ret);

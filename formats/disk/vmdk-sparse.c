@@ -83,6 +83,7 @@
  * The newline test and uncleanShutdown are not repaired: we only read.
  */
 #include "vmdk.h"
+#include "table-disk.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,12 +126,6 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
  * zlib framing; grain/64 + 1 KiB is far above that for any grain size, and bounds what a
  * hostile size field can make us read. */
 #define MAX_CSIZE(grain_bytes) ((grain_bytes) + (grain_bytes) / 64 + 1024)
-/* GTs are read at open in batches of at most this many bytes, reading through gaps of up
- * to GT_BATCH_GAP between neighbouring tables: a few big reads instead of one per table.
- * Twice the largest table; a bigger buffer only costs page faults on its first touch
- * (8 MiB made a 64 GiB disk's mount 69 ms instead of 42). */
-#define GT_BATCH_BYTES (512u << 10)
-#define GT_BATCH_GAP (64u << 10)
 /* The walk's own table size: at most one table per 512-byte marker, so at most about the
  * file's size in tables however the grains are scattered. */
 #define WALK_TBL_ENTRIES 128u
@@ -328,18 +323,6 @@ static uint64_t grain_valid_bytes(const struct sparse_disk *v, uint64_t g)
 
 /* ---- loading GD and GTs ---- */
 
-struct gd_ent {
-	uint64_t index;	 /* GT number */
-	uint64_t off;	 /* byte offset of the GT in the file */
-};
-
-static int gd_ent_cmp(const void *a, const void *b)
-{
-	const struct gd_ent *x = a, *y = b;
-
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
 static uint64_t gd_entries(const struct sparse_disk *v)
 {
 	return DIV_ROUND_UP(v->n_grains, v->tbl_entries);
@@ -393,6 +376,34 @@ static int gt_check(struct sparse_disk *v, uint64_t index, uint32_t *gte, struct
 	return 0;
 }
 
+/* What load_gd's tables are collected in, as tbl_refs_read hands them over. */
+struct gd_load {
+	struct sparse_disk *v;
+	struct sparse_tbl *tbls;
+	size_t n_tbls;
+};
+
+/* tbl_refs_read's callback: keep a copy of a table that maps anything, checked. */
+static int load_one(void *ctx, const struct tbl_ref *ref, const uint8_t *p, struct err *err)
+{
+	struct gd_load *l = ctx;
+	struct sparse_disk *v = l->v;
+	uint32_t *gte;
+	bool empty = true;
+
+	for (uint32_t i = 0; i < v->tbl_entries && empty; i++)
+		empty = le32(p + 4 * i) == 0;
+	if (empty)
+		return 0; /* an all-zero table costs nothing */
+	gte = malloc((size_t)v->tbl_entries * 4);
+	if (!gte)
+		return err_set(err, ENOMEM, "%s: out of memory for the grain tables", v->d.name);
+	for (uint32_t i = 0; i < v->tbl_entries; i++)
+		gte[i] = le32(p + 4 * i);
+	l->tbls[l->n_tbls++] = (struct sparse_tbl){ ref->index, gte };
+	return gt_check(v, ref->index, gte, err);
+}
+
 /* Load the GD at gd_sector and every GT it names into v->tbls (all or nothing). what
  * names the GD in messages. */
 static int load_gd(struct sparse_disk *v, uint64_t gd_sector, const char *what,
@@ -402,10 +413,9 @@ static int load_gd(struct sparse_disk *v, uint64_t gd_sector, const char *what,
 	const char *name = v->d.name;
 	uint64_t n_gts = gd_entries(v), gd_bytes, gt_bytes = (uint64_t)v->tbl_entries * 4;
 	CLEANUP_FREE uint8_t *gd = NULL;
-	CLEANUP_FREE struct gd_ent *ents = NULL;
-	CLEANUP_FREE uint8_t *batch = NULL;
-	struct sparse_tbl *tbls = NULL;
-	size_t n_ents = 0, n_tbls = 0, batch_cap;
+	CLEANUP_FREE struct tbl_ref *ents = NULL;
+	struct gd_load l = { .v = v };
+	size_t n_ents = 0;
 	int r;
 
 	if (CHECKED_MUL(n_gts, 4, &gd_bytes) || gd_bytes > src->size)
@@ -430,87 +440,36 @@ static int load_gd(struct sparse_disk *v, uint64_t gd_sector, const char *what,
 		if (le32(gd + 4 * i))
 			n_ents++;
 	ents = malloc((n_ents ? n_ents : 1) * sizeof(*ents));
-	if (!ents)
+	l.tbls = calloc(n_ents ? n_ents : 1, sizeof(*l.tbls));
+	if (!ents || !l.tbls) {
+		free(l.tbls);
 		return err_set(err, ENOMEM, "%s: out of memory for the %s", name, what);
+	}
 	n_ents = 0;
 	for (uint64_t i = 0; i < n_gts; i++) {
 		uint32_t s = le32(gd + 4 * i);
 
 		if (!s)
 			continue;
-		if (span_end(s, gt_bytes) > src->size)
+		if (span_end(s, gt_bytes) > src->size) {
+			free(l.tbls);
 			return err_set(err, EINVAL,
 				       "%s: grain table %" PRIu64 " at sector 0x%" PRIx32
 				       " lies past end of file (0x%" PRIx64 " > 0x%" PRIx64 ")",
 				       name, i, s, span_end(s, gt_bytes), src->size);
-		ents[n_ents++] = (struct gd_ent){ i, (uint64_t)s * SECTOR };
-	}
-	/* Tables may not overlap: that keeps our copies smaller than the file, and no
-	 * writer shares a table between two parts of the disk. */
-	qsort(ents, n_ents, sizeof(*ents), gd_ent_cmp);
-	for (size_t k = 1; k < n_ents; k++)
-		if (ents[k].off < ents[k - 1].off + gt_bytes)
-			return err_set(err, EINVAL,
-				       "%s: grain tables %" PRIu64 " and %" PRIu64
-				       " overlap (sectors 0x%" PRIx64 " and 0x%" PRIx64 ")",
-				       name, ents[k - 1].index, ents[k].index,
-				       ents[k - 1].off / SECTOR, ents[k].off / SECTOR);
-
-	tbls = calloc(n_ents ? n_ents : 1, sizeof(*tbls));
-	batch_cap = (size_t)MIN((uint64_t)GT_BATCH_BYTES, src->size);
-	batch = malloc(batch_cap ? batch_cap : 1);
-	if (!tbls || !batch) {
-		r = err_set(err, ENOMEM, "%s: out of memory for the grain tables", name);
-		goto out_free;
-	}
-	for (size_t k = 0, j; k < n_ents; k = j) {
-		uint64_t start = ents[k].off, end = start + gt_bytes;
-
-		/* One read for neighbouring tables; gt_bytes <= 256 KiB < batch_cap. */
-		for (j = k + 1; j < n_ents; j++) {
-			uint64_t e = ents[j].off + gt_bytes;
-
-			if (ents[j].off - end > GT_BATCH_GAP || e - start > batch_cap)
-				break;
-			end = e;
 		}
-		r = source_pread(src, batch, end - start, start);
-		if (r < 0) {
-			r = err_set(err, -r, "%s: reading grain tables: %s", name, strerror(-r));
-			goto out_free;
-		}
-		for (size_t m = k; m < j; m++) {
-			const uint8_t *p = batch + (ents[m].off - start);
-			uint32_t *gte = NULL;
-			bool empty = true;
-
-			for (uint32_t i = 0; i < v->tbl_entries && empty; i++)
-				empty = le32(p + 4 * i) == 0;
-			if (empty)
-				continue; /* an all-zero table costs nothing */
-			gte = malloc(gt_bytes);
-			if (!gte) {
-				r = err_set(err, ENOMEM, "%s: out of memory for the grain tables",
-					    name);
-				goto out_free;
-			}
-			for (uint32_t i = 0; i < v->tbl_entries; i++)
-				gte[i] = le32(p + 4 * i);
-			tbls[n_tbls++] = (struct sparse_tbl){ ents[m].index, gte };
-			r = gt_check(v, ents[m].index, gte, err);
-			if (r < 0)
-				goto out_free;
-		}
+		ents[n_ents++] = (struct tbl_ref){ i, (uint64_t)s * SECTOR };
 	}
-	qsort(tbls, n_tbls, sizeof(*tbls), tbl_cmp);
+	r = tbl_refs_read(src, name, ents, n_ents, gt_bytes, load_one, &l, err);
+	if (r < 0) {
+		tbls_free(l.tbls, l.n_tbls);
+		return r;
+	}
+	qsort(l.tbls, l.n_tbls, sizeof(*l.tbls), tbl_cmp);
 	tbls_free(v->tbls, v->n_tbls);
-	v->tbls = tbls;
-	v->n_tbls = n_tbls;
+	v->tbls = l.tbls;
+	v->n_tbls = l.n_tbls;
 	return 0;
-
-out_free:
-	tbls_free(tbls, n_tbls);
-	return r;
 }
 
 /* Load the tables from the GD at gd, or from the redundant GD when that one is unusable
