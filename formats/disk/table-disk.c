@@ -235,8 +235,7 @@ static int check_table(const struct table_disk *t, uint64_t ti, const uint8_t *p
 	return any;
 }
 
-int tbl_refs_read(struct source *src, const char *name, struct tbl_ref *refs, size_t n,
-		  uint64_t tb,
+int tbl_refs_read(struct source *src, const char *name, struct tbl_ref *refs, size_t n, uint64_t tb,
 		  int (*each)(void *ctx, const struct tbl_ref *ref, const uint8_t *bytes,
 			      struct err *err),
 		  void *ctx, struct err *err)

@@ -74,8 +74,7 @@ struct tbl_ref {
  * is called per table in file order.  A negative return from each stops the walk and is
  * returned.  name is the file's, for messages.  0 or -errno with err.
  */
-int tbl_refs_read(struct source *src, const char *name, struct tbl_ref *refs, size_t n,
-		  uint64_t tb,
+int tbl_refs_read(struct source *src, const char *name, struct tbl_ref *refs, size_t n, uint64_t tb,
 		  int (*each)(void *ctx, const struct tbl_ref *ref, const uint8_t *bytes,
 			      struct err *err),
 		  void *ctx, struct err *err);
