@@ -539,6 +539,24 @@ sys.exit(1)
 EOF
 }
 
+# views_match_vmdk VMDK MNT: MNT/disk.raw and MNT/disk.qcow2 are what qemu-img reads VMDK
+# as, disk.qcow2 passes qemu-img check, and disk.raw's SEEK_DATA ranges are the data
+# ranges of qemu-img map of VMDK, which stays in $TEST_TMP/views-src.json for the caller.
+views_match_vmdk() {
+	local src=$1 mnt=$2 out
+	out=$(qemu-img compare -f vmdk "$src" -F raw "$mnt/disk.raw" 2>&1) ||
+		fail "qemu-img compare, disk.raw: $out"
+	out=$(qemu-img compare -f vmdk "$src" -F qcow2 "$mnt/disk.qcow2" 2>&1) ||
+		fail "qemu-img compare, disk.qcow2: $out"
+	out=$(qemu-img check -f qcow2 "$mnt/disk.qcow2" 2>&1) || fail "qemu-img check: $out"
+	grep -q 'No errors were found' <<<"$out" || fail "qemu-img check output: $out"
+	qemu-img map --output=json -f vmdk "$src" >"$TEST_TMP/views-src.json"
+	"$PREADER" --seek "$mnt/disk.raw" >"$TEST_TMP/views-raw.map"
+	out=$(compare_maps "$TEST_TMP/views-src.json" "$TEST_TMP/views-raw.map") ||
+		fail "SEEK_DATA map of disk.raw vs qemu-img map of $src: $out"
+	ok "disk.raw and disk.qcow2 identical to qemu's reading of $(basename "$src"), qcow2 check passes, map: $out"
+}
+
 # Size in bytes of a file.
 fsize() { stat -c %s "$1"; }
 
